@@ -1,0 +1,33 @@
+# Everything a newcomer types. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# auto: Docker Compose when an engine answers, otherwise the local stack. Or STACK=local / STACK=compose.
+STACK ?= auto
+
+.PHONY: help up down test status
+
+help: ## List every target
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt auth_server/requirements.txt resource_api/requirements.txt consumer_demo/requirements.txt
+	@stack/bootstrap.sh
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## Create the virtualenv and install system packages the stack needs
+
+up: venv ## Start the stack and wait until it is healthy (STACK=local|compose to choose)
+	$(PY) -m stack.local up
+
+down: venv ## Stop the stack (data is kept)
+	$(PY) -m stack.local down
+
+status: venv ## Show which parts of the stack answer
+	$(PY) -m stack.local status
+
+test: venv ## Run the whole test suite against a throwaway stack it starts itself
+	$(PY) -m pytest

@@ -1,0 +1,31 @@
+"""The request id that nginx assigns (X-Request-ID), carried into every log line."""
+
+import contextvars
+import logging
+import re
+
+_request_id = contextvars.ContextVar("request_id", default="-")
+_VALID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        value = request.headers.get("X-Request-ID", "")
+        token = _request_id.set(value if _VALID.match(value) else "-")
+        try:
+            return self.get_response(request)
+        finally:
+            _request_id.reset(token)
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.request_id = _request_id.get()
+        return True

@@ -1,0 +1,15 @@
+# gunicorn settings, from the environment so the local stack and the container share this file.
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", 1))
+worker_tmp_dir = os.environ.get("GUNICORN_TMP_DIR") or None
+max_requests = 10000
+max_requests_jitter = 1000
+graceful_timeout = 10
+timeout = 30
+# nginx writes the access log (with the request id); the app logs its own structured events.
+accesslog = None
+errorlog = "-"

@@ -1,0 +1,62 @@
+"""The git-ignored `.env`: generated secrets and the demo data the stack seeds.
+
+Both stacks (local processes and Docker Compose) read the same file. It is created on the first
+`make up`; keys added to the project later are appended to an existing file, never overwritten,
+so credentials a user already has keep working.
+"""
+
+import secrets
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_PUBLIC_PORT = 8080
+
+
+def _secret(nbytes: int = 48) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def _client_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def generated_values(public_port: int = DEFAULT_PUBLIC_PORT) -> dict[str, str]:
+    """Fresh values for every key the stack needs, in the order they are written."""
+    public_url = f"http://localhost:{public_port}"
+    return {
+        "PUBLIC_PORT": str(public_port),
+        "PUBLIC_URL": public_url,
+        # Django signing keys, one per service.
+        "AUTH_SECRET_KEY": _secret(),
+        "API_SECRET_KEY": _secret(),
+        "DEMO_SECRET_KEY": _secret(),
+        # Database roles: one database and user for tokens, another for posts.
+        "POSTGRES_PASSWORD": _secret(24),
+        "AUTH_DB_PASSWORD": _secret(24),
+        "POSTS_DB_PASSWORD": _secret(24),
+        # Seeded by `manage.py seed_demo` in auth_server.
+        "ADMIN_USERNAME": "admin",
+        "ADMIN_PASSWORD": _secret(12),
+        "DEMO_USERNAME": "demo",
+        "DEMO_PASSWORD": _secret(12),
+        "DEMO_CLIENT_ID": _client_id(),
+        "DEMO_CLIENT_SECRET": _secret(),
+        "DEMO_REDIRECT_URI": f"{public_url}/callback/",
+        "API_CLIENT_ID": _client_id(),
+        "API_CLIENT_SECRET": _secret(),
+        "LOADTEST_CLIENT_ID": _client_id(),
+        "LOADTEST_CLIENT_SECRET": _secret(),
+    }
+
+
+def ensure_env_file(path: Path, public_port: int = DEFAULT_PUBLIC_PORT) -> dict[str, str]:
+    """Create `path` if absent, append any missing keys, and return its values."""
+    existing = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.exists() else {}
+    missing = {k: v for k, v in generated_values(public_port).items() if k not in existing}
+    if missing:
+        header = "" if existing else "# Generated on first `make up`. Keep it out of git.\n"
+        with path.open("a") as f:
+            f.write(header + "".join(f"{k}={v}\n" for k, v in missing.items()))
+        path.chmod(0o600)
+    return {**existing, **missing}

@@ -1,0 +1,77 @@
+"""The test harness: one real stack per test session.
+
+By default it starts the local stack (Postgres, Redis, the three services and nginx as processes)
+in a temporary directory on free ports, with freshly generated secrets, and stops it afterwards.
+With STACK_URL set (e.g. http://localhost:8080, the Compose stack) it uses that running stack and
+its .env instead, and runs only the tests marked `e2e`, which need nothing but HTTP.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from dotenv import dotenv_values
+
+from stack.envfile import generated_values
+from stack.local import ROOT, LocalStack, Ports
+
+ARTIFACTS = ROOT / "artifacts"
+
+# Test stacks use a rate limit high enough for the suite and low enough for a burst to reach it.
+TEST_OVERRIDES = {"AUTH_RATE_LIMIT": "100r/s", "AUTH_RATE_BURST": "150"}
+
+
+class ExternalStack:
+    """A stack started elsewhere (Compose): reachable over HTTP only."""
+
+    def __init__(self, url: str, env: dict[str, str]):
+        self.url = url.rstrip("/")
+        self.env = env
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("STACK_URL"):
+        skip = pytest.mark.skip(reason="needs the local stack's processes (STACK_URL is set)")
+        for item in items:
+            if "e2e" not in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    if url := os.environ.get("STACK_URL"):
+        yield ExternalStack(url, dotenv_values(ROOT / ".env"))
+        return
+    ports = Ports.free()
+    # Not under pytest's tmp_path: that is private to root, and Postgres runs as its own user.
+    state = Path(tempfile.mkdtemp(prefix="oauth-test-stack-"))
+    local = LocalStack(state, generated_values(ports.public), ports, TEST_OVERRIDES)
+    try:
+        local.up()
+        yield local
+    finally:
+        local.down()
+        # Keep the logs of every process for whoever reads a failed run.
+        shutil.copytree(state / "logs", ARTIFACTS / "stack-logs", dirs_exist_ok=True)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def auth_orm(stack):
+    """Django (auth_server's settings) in this process, pointed at the test stack's database.
+
+    For what HTTP cannot set up or show: users and clients with special settings, rows in the token
+    tables, deletions outside any view. Model signals fire here exactly as in the server.
+    """
+    if isinstance(stack, ExternalStack):
+        pytest.skip("needs the local stack's database")
+    os.environ.update(stack.service_env("auth_server"))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "authsite.settings"
+    sys.path.insert(0, str(ROOT / "auth_server"))
+    import django
+
+    django.setup()
+    return django
