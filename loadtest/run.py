@@ -1,0 +1,123 @@
+"""Run one locust scenario headless for a bounded time, write CSV and HTML reports, check thresholds.
+
+    python -m loadtest.run --scenario api --duration 1m --users 20 [--rate 300] [--host URL]
+
+Reports go to loadtest/reports/<scenario>_*.csv and <scenario>.html. The exit status is non-zero
+when any threshold of loadtest/thresholds.toml is missed, so CI and scripts can rely on it.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+from locust.stats import calculate_response_time_percentile
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+REPORTS = HERE / "reports"
+
+SCENARIOS = {
+    "token": ["TokenEndpointUser"],
+    "refresh": ["RefreshingUser"],
+    "api": ["ApiUser"],
+    "journey": ["JourneyUser"],
+    "invalid": ["InvalidTokenUser"],
+    "mixed": ["TokenEndpointUser", "RefreshingUser", "ApiUser", "JourneyUser", "InvalidTokenUser"],
+}
+
+
+def thresholds_for(scenario: str, path: Path) -> dict:
+    config = tomllib.loads(path.read_text())
+    section = config.get(scenario, {})
+    limits = {k: v for k, v in {**config.get("default", {}), **section}.items() if k != "requests"}
+    return {"Aggregated": limits, **section.get("requests", {})}
+
+
+def final_stats(json_file: Path) -> dict[str, dict]:
+    """Per request name, and "Aggregated": count, failures and response-time histogram of the whole run.
+
+    Read from locust's JSON file, written after the last request (the CSV files can lag a second).
+    """
+    stats = {}
+    total = {"num_requests": 0, "num_failures": 0, "response_times": Counter()}
+    for e in json.loads(json_file.read_text()):
+        entry = {"num_requests": e["num_requests"], "num_failures": e["num_failures"],
+                 "response_times": Counter({int(ms): n for ms, n in e["response_times"].items()})}
+        stats[e["name"]] = entry
+        for key in total:
+            total[key] += entry[key]
+    return {**stats, "Aggregated": total}
+
+
+def measured(entry: dict) -> dict[str, float]:
+    n = entry["num_requests"]
+    return {
+        "max_error_rate": entry["num_failures"] / n,
+        "p95_ms": calculate_response_time_percentile(entry["response_times"], n, 0.95),
+        "p99_ms": calculate_response_time_percentile(entry["response_times"], n, 0.99),
+    }
+
+
+def table(stats: dict[str, dict]) -> str:
+    lines = [f"{'request':52} {'count':>8} {'fail':>6} {'p95 ms':>7} {'p99 ms':>7}"]
+    for name, entry in stats.items():
+        values = measured(entry)
+        lines.append(f"{name[:52]:52} {entry['num_requests']:>8} {entry['num_failures']:>6} "
+                     f"{values['p95_ms']:>7} {values['p99_ms']:>7}")
+    return "\n".join(lines)
+
+
+def check(stats: dict[str, dict], thresholds: dict) -> list[str]:
+    """Every missed threshold, as a readable line."""
+    missed = []
+    for name, limits in thresholds.items():
+        if not stats.get(name, {}).get("num_requests"):
+            missed.append(f"{name}: no requests were made")
+            continue
+        values = measured(stats[name])
+        missed += [f"{name}: {key} = {values[key]:g} > {limit:g}" for key, limit in limits.items() if values[key] > limit]
+    return missed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", choices=SCENARIOS, default="api")
+    parser.add_argument("--duration", default="1m", help="locust run time: 30s, 5m, 1h30m")
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--spawn-rate", type=float, default=10)
+    parser.add_argument("--rate", type=float, help="total requests/s to pace the users at (default: their own think time)")
+    parser.add_argument("--host", help="default: PUBLIC_URL from the environment or .env")
+    parser.add_argument("--thresholds", type=Path, default=HERE / "thresholds.toml")
+    args = parser.parse_args()
+
+    REPORTS.mkdir(exist_ok=True)
+    prefix = REPORTS / args.scenario
+    env = dict(os.environ)
+    if args.rate:
+        env["LOADTEST_RATE_PER_USER"] = str(args.rate / args.users)
+    command = [sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--headless",
+               "--users", str(args.users), "--spawn-rate", str(args.spawn_rate), "--run-time", args.duration,
+               "--stop-timeout", "10", "--csv", str(prefix), "--html", f"{prefix}.html", "--only-summary",
+               "--exit-code-on-error", "0", "--json-file", str(prefix), *(["--host", args.host] if args.host else []),
+               *SCENARIOS[args.scenario]]
+    done = subprocess.run(command, cwd=ROOT, env=env)
+    json_file = Path(f"{prefix}.json")
+    if done.returncode or not json_file.exists():
+        sys.exit(f"locust failed (exit {done.returncode})")
+
+    stats = final_stats(json_file)
+    print(f"\n{table(stats)}\n\nreports: {prefix}_stats.csv, {prefix}.html, {json_file}")
+    missed = check(stats, thresholds_for(args.scenario, args.thresholds))
+    if missed:
+        print(f"\nTHRESHOLDS MISSED ({args.thresholds.name}, [{args.scenario}]):\n  " + "\n  ".join(missed))
+        sys.exit(1)
+    print(f"\nall thresholds of [{args.scenario}] in {args.thresholds.name} met")
+
+
+if __name__ == "__main__":
+    main()
