@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # auto: Docker Compose when an engine answers, otherwise the local stack. Or STACK=local / STACK=compose.
 STACK ?= auto
 
-.PHONY: help up down test status
+.PHONY: help up down test status loadtest loadtest-ui bench
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -31,3 +31,15 @@ status: venv ## Show which parts of the stack answer
 
 test: venv ## Run the whole test suite against a throwaway stack it starts itself
 	$(PY) -m pytest
+
+SCENARIO ?= api
+DURATION ?= 1m
+USERS ?= 20
+loadtest: venv ## Load-test the running stack: SCENARIO=token|refresh|api|journey|invalid|mixed DURATION=1m USERS=20 [RATE=req/s]
+	$(PY) -m loadtest.run --scenario $(SCENARIO) --duration $(DURATION) --users $(USERS) $(if $(RATE),--rate $(RATE))
+
+loadtest-ui: venv ## Locust's web UI (http://localhost:8089) against the running stack, every scenario to pick from
+	$(PY) -m locust -f loadtest/locustfile.py
+
+bench: venv ## Benchmark side by side on a throwaway stack; writes loadtest/reports/bench.md and bench.png
+	$(PY) -m loadtest.bench
