@@ -36,7 +36,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Login and consent must never be framed (clickjacking); nginx adds CSP frame-ancestors 'none'.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "oauth.middleware.SeeOtherAfterPostMiddleware",
+    "oauth.revocation.RevocationReasonMiddleware",
 ]
 
 ROOT_URLCONF = "authsite.urls"
@@ -108,6 +111,9 @@ OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth.RefreshToken"
 OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth.IDToken"
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth.Grant"
 
+# Scopes granted only to clients whose allowed_scopes list them.
+RESTRICTED_SCOPES = {"introspection"}
+
 OIDC_KEY_FILE = Path(env("OIDC_KEY_FILE", default=str(BASE_DIR / "oidc-private.pem")))
 
 OAUTH2_PROVIDER = {
@@ -117,8 +123,12 @@ OAUTH2_PROVIDER = {
         "email": "See your email address",
         "read": "Read posts on your behalf",
         "write": "Create, change and delete posts on your behalf",
+        "introspection": "Check whether access tokens are valid (resource servers only)",
     },
+    # Asked for no scope, a client gets these (as far as its allowed_scopes permit).
     "DEFAULT_SCOPES": ["read"],
+    # Per-client scope limits (Application.allowed_scopes), see oauth/scopes.py.
+    "SCOPES_BACKEND_CLASS": "oauth.scopes.ApplicationScopes",
     "PKCE_REQUIRED": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("ACCESS_TOKEN_EXPIRE_SECONDS", default=300),
     "ID_TOKEN_EXPIRE_SECONDS": env.int("ID_TOKEN_EXPIRE_SECONDS", default=300),

@@ -4,6 +4,11 @@
 (DOT #651, #979), which turns every clean-up into a full-table scan.
 """
 
+import math
+from collections import Counter
+
+from django.contrib.auth.hashers import identify_hasher
+from django.core.exceptions import ValidationError
 from django.db import models
 from oauth2_provider.models import (
     AbstractAccessToken,
@@ -14,12 +19,66 @@ from oauth2_provider.models import (
 )
 
 
+# A client secret is hashed with a fast hash (oauth.hashers), which is only safe for secrets with
+# far more entropy than any guessing can cover. The floor is what `secrets.token_urlsafe(32)`
+# gives (43 characters, 256 random bits); the server generates 128 characters (~760 bits).
+MIN_SECRET_LENGTH = 43
+MIN_SECRET_ENTROPY_BITS = 160
+
+
+def secret_entropy_bits(secret: str) -> float:
+    """Upper bound of a string's entropy: its length times the Shannon entropy of its characters.
+
+    It cannot prove a secret random, but it refuses what people type: short strings, repeated
+    characters, words padded to length.
+    """
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return per_char * len(secret)
+
+
+def is_hashed(secret: str) -> bool:
+    try:
+        identify_hasher(secret)
+    except ValueError:
+        return False
+    return True
+
+
 class Application(AbstractApplication):
-    # Space-separated scopes this client may ever be granted; empty means every scope.
+    # Space-separated scopes this client may ever be granted; empty means every scope that is not
+    # restricted (settings.RESTRICTED_SCOPES, e.g. `introspection`, must be listed explicitly).
     allowed_scopes = models.CharField(max_length=255, blank=True, default="")
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+
+    def clean(self):
+        errors = {}
+        try:
+            super().clean()
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if self.client_type == self.CLIENT_CONFIDENTIAL:
+            if not self.hash_client_secret:
+                errors.setdefault("hash_client_secret", []).append("A confidential client's secret is stored hashed.")
+            # A stored hash was checked when its secret was set; a new cleartext secret is checked now.
+            secret = self.client_secret
+            if not is_hashed(secret) and (
+                len(secret) < MIN_SECRET_LENGTH or secret_entropy_bits(secret) < MIN_SECRET_ENTROPY_BITS
+            ):
+                errors.setdefault("client_secret", []).append(
+                    "This secret is too short or too guessable. Leave the generated secret in place."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+    def available_scopes(self, all_scopes, restricted):
+        """The scopes this client may be granted, in the order of `all_scopes`."""
+        allowed = set(self.allowed_scopes.split())
+        if allowed:
+            return [s for s in all_scopes if s in allowed]
+        return [s for s in all_scopes if s not in restricted]
 
 
 class Grant(AbstractGrant):
@@ -33,8 +92,19 @@ class AccessToken(AbstractAccessToken):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
         indexes = [models.Index(fields=["expires"])]
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        # Remembered so that moving the expiry into the past can be announced (oauth.revocation).
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_expires = instance.__dict__.get("expires")
+        return instance
+
 
 class RefreshToken(AbstractRefreshToken):
+    # SHA-256 of the authorization code the family was first issued from (RFC 6749 §4.1.2: a
+    # replayed code must revoke the tokens issued from it; DOT deletes the code and forgets).
+    code_checksum = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
+
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
         indexes = [*AbstractRefreshToken.Meta.indexes, models.Index(fields=["revoked"])]

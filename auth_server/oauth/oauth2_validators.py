@@ -1,5 +1,109 @@
+import hashlib
+from urllib.parse import parse_qs, urlsplit
+
+from django.db import transaction
+from oauth2_provider.models import get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as BaseValidator
+from oauthlib.oauth2.rfc6749 import errors
+
+from oauth.audit import audit
+from oauth.revocation import revocation_reason
+
+Grant = get_grant_model()
+RefreshToken = get_refresh_token_model()
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class OAuth2Validator(BaseValidator):
     """DOT's validator, with this deployment's stricter rules (see the methods below)."""
+
+    # ---- client authentication -----------------------------------------------------------------
+    def authenticate_client(self, request, *args, **kwargs):
+        authenticated = super().authenticate_client(request, *args, **kwargs)
+        if not authenticated:
+            self._audit_client_failure(request)
+        return authenticated
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs):
+        # Reached when no credentials were sent: fails for confidential clients.
+        authenticated = super().authenticate_client_id(client_id, request, *args, **kwargs)
+        if not authenticated:
+            self._audit_client_failure(request)
+        return authenticated
+
+    @staticmethod
+    def _audit_client_failure(request):
+        client = request.client
+        audit("client_authentication_failed", client_id=client.client_id if client else request.client_id)
+
+    # ---- bearer tokens ---------------------------------------------------------------------------
+    def validate_bearer_token(self, token, scopes, request):
+        # RFC 9700 §4.3.2 / RFC 6750 §5.3: never in the query string. DOT checks this for protected
+        # views, but oauthlib's userinfo endpoint reads `access_token` from the query by itself.
+        if "access_token" in parse_qs(urlsplit(request.uri).query):
+            request.oauth2_error = {
+                "error": "invalid_request",
+                "error_description": "Access tokens are accepted only in the Authorization header.",
+            }
+            return False
+        return super().validate_bearer_token(token, scopes, request)
+
+    # ---- authorization codes ---------------------------------------------------------------------
+    def get_code_challenge(self, code, request):
+        challenge = super().get_code_challenge(code, request)
+        # RFC 9700 §2.1.1 (PKCE downgrade): a verifier for a code issued without a challenge means
+        # someone stripped the challenge from the authorization request.
+        if challenge is None and request.code_verifier is not None:
+            raise errors.InvalidGrantError(
+                description="code_verifier sent for a code issued without a code_challenge.", request=request
+            )
+        return challenge
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        if super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return True
+        self._revoke_tokens_issued_from(code)
+        return False
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        try:
+            super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+        except errors.InvalidGrantError:
+            # Two exchanges of one code raced and the other one won: this is a replay as well.
+            self._revoke_tokens_issued_from(code)
+            raise
+
+    @staticmethod
+    def _revoke_tokens_issued_from(code):
+        """RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a replayed code revokes everything issued from it."""
+        families = RefreshToken.objects.filter(code_checksum=sha256(code)).values_list("token_family", flat=True)
+        with revocation_reason("authorization_code_replay"):
+            for family in set(families):
+                RefreshToken.revoke_family(family)
+
+    # ---- refresh tokens --------------------------------------------------------------------------
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        # The only revocation that can happen here is DOT's reuse protection revoking the family.
+        with revocation_reason("refresh_token_reuse"):
+            return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+
+    # ---- issuing ---------------------------------------------------------------------------------
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        # Rotation deletes the access token issued with the refresh token that is being used.
+        with transaction.atomic(), revocation_reason("refresh_token_rotated"):
+            super().save_bearer_token(token, request, *args, **kwargs)
+            if request.grant_type == "authorization_code" and token.get("refresh_token"):
+                RefreshToken.objects.filter(
+                    token_checksum=sha256(token["refresh_token"]), revoked__isnull=True
+                ).update(code_checksum=sha256(request.code))
+        audit(
+            "token_issued",
+            grant=request.grant_type,
+            client_id=request.client.client_id,
+            user=request.user.get_username() if request.user else None,
+            scopes=token.get("scope", ""),
+            token_sha256=sha256(token["access_token"]),
+        )

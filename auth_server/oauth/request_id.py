@@ -18,7 +18,8 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         value = request.headers.get("X-Request-ID", "")
-        token = _request_id.set(value if _VALID.match(value) else "-")
+        request.request_id = value if _VALID.match(value) else "-"
+        token = _request_id.set(request.request_id)
         try:
             return self.get_response(request)
         finally:
@@ -27,5 +28,7 @@ class RequestIdMiddleware:
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record):
-        record.request_id = _request_id.get()
+        # django.request logs the response after the middleware has returned: it passes the request.
+        request = getattr(record, "request", None)
+        record.request_id = getattr(request, "request_id", None) or _request_id.get()
         return True

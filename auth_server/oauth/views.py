@@ -1,0 +1,156 @@
+"""This deployment's versions of DOT's and Django's views (everything else is DOT's, unchanged)."""
+
+import calendar
+import hashlib
+
+from django.contrib.auth import views as auth_views
+from django.forms.models import modelform_factory
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import View
+from oauth2_provider import views as dot_views
+from oauth2_provider.forms import ApplicationForm
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.common import Request as OAuthlibRequest
+
+from oauth.audit import audit
+
+Application = get_application_model()
+AccessToken = get_access_token_model()
+
+
+class AuthorizationView(dot_views.AuthorizationView):
+    """DOT's consent page, with the user's answer in the audit log."""
+
+    def form_valid(self, form):
+        audit(
+            "consent_granted" if form.cleaned_data.get("allow") else "consent_denied",
+            client_id=form.cleaned_data.get("client_id"),
+            user=self.request.user.get_username(),
+            scopes=form.cleaned_data.get("scope"),
+        )
+        return super().form_valid(form)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectTokenView(OAuthLibMixin, View):
+    """RFC 7662 for confidential clients allowed the `introspection` scope (contract 1 of the brief).
+
+    Stock DOT answers any authenticated client, or any bearer of an `introspection` token, and
+    reads the token from the query string on GET. Here a resource server authenticates as its
+    own client with HTTP Basic and POSTs the token.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        client = self._authenticated_client(request)
+        if client is None or "introspection" not in client.allowed_scopes.split():
+            response = JsonResponse({"error": "invalid_client"}, status=401)
+            response["WWW-Authenticate"] = 'Basic realm="introspection"'
+            return response
+        token_value = request.POST.get("token")
+        if not token_value:
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": "The token parameter is missing."}, status=400
+            )
+        return JsonResponse(introspection(token_value))
+
+    def _authenticated_client(self, request):
+        core = self.get_oauthlib_core()
+        oauth_request = OAuthlibRequest(*core._extract_params(request))
+        validator = core.server.request_validator
+        if validator._authenticate_basic_auth(oauth_request):
+            return oauth_request.client
+        validator._audit_client_failure(oauth_request)
+        return None
+
+
+def introspection(token_value: str) -> dict:
+    token = (
+        AccessToken.objects.select_related("user", "application")
+        .filter(token_checksum=hashlib.sha256(token_value.encode()).hexdigest())
+        .first()
+    )
+    if token is None or not token.is_valid() or (token.user and not token.user.is_active):
+        return {"active": False}
+    answer = {
+        "active": True,
+        "scope": token.scope,
+        "exp": calendar.timegm(token.expires.utctimetuple()),
+        "client_id": token.application.client_id,
+        "token_type": "Bearer",
+    }
+    if token.user:
+        answer |= {"username": token.user.get_username(), "sub": str(token.user.pk)}
+    return answer
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django logs out on POST only (CSRF-safe); GET shows the page with the button."""
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request, *args, **kwargs):
+        return render(request, "registration/logout.html")
+
+
+# What a developer may set on their application. The secret is not among them: the server
+# generates it, shows it once and stores only its hash (docs/auth-server.md, "Client secrets").
+APPLICATION_FIELDS = (
+    "name",
+    "client_type",
+    "authorization_grant_type",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "algorithm",
+)
+
+
+def application_form():
+    return modelform_factory(Application, form=ApplicationForm, fields=APPLICATION_FIELDS)
+
+
+class ShowSecretOnceMixin:
+    """Saves the application and answers with its new secret, the only time it is ever shown."""
+
+    def secret_page(self, application, secret):
+        response = render(self.request, "oauth2_provider/application_secret.html",
+                          {"application": application, "client_secret": secret})
+        add_never_cache_headers(response)
+        return response
+
+
+class ApplicationRegistration(ShowSecretOnceMixin, dot_views.ApplicationRegistration):
+    def get_form_class(self):
+        return application_form()
+
+    def form_valid(self, form):
+        form.instance.user = self.request.user
+        secret = form.instance.client_secret  # the model's default: freshly generated, not yet hashed
+        application = form.save()
+        return self.secret_page(application, secret)
+
+
+class ApplicationUpdate(dot_views.ApplicationUpdate):
+    def get_form_class(self):
+        return application_form()
+
+
+class ApplicationSecretReset(ShowSecretOnceMixin, dot_views.ApplicationDetail):
+    """POST: replace the secret with a new generated one (the old one stops working at once)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        application = self.get_object()
+        secret = generate_client_secret()
+        application.client_secret = secret
+        application.save(update_fields=["client_secret", "updated"])
+        audit("client_secret_reset", client_id=application.client_id, user=request.user.get_username())
+        return self.secret_page(application, secret)
