@@ -254,7 +254,7 @@ class LocalStack:
     # ---- nginx -----------------------------------------------------------------------------
     def render_nginx(self):
         conf = self.state / "nginx"
-        for sub in ("conf.d", "tmp"):
+        for sub in ("conf.d", "tmp", "tls"):
             (conf / sub).mkdir(parents=True, exist_ok=True)
         values = {
             "NGINX_PORT": str(self.ports.public),
@@ -264,6 +264,8 @@ class LocalStack:
             "STATIC_ROOT": str(self.state / "static"),
             "NGINX_ACCESS_LOG": str(self.log("nginx-access")),
             "STATE_DIR": str(conf),
+            # Holds no TLS snippet: the local stack serves plain HTTP only.
+            "NGINX_TLS_DIR": str(conf / "tls"),
             **nginx_settings(self.env, self.overrides),
         }
         render_template(ROOT / "nginx/templates/default.conf.template", conf / "conf.d/default.conf", values)
