@@ -13,3 +13,10 @@ timeout = 30
 # nginx writes the access log (with the request id); the app logs its own structured events.
 accesslog = None
 errorlog = "-"
+
+
+def post_worker_init(worker):
+    # Every worker subscribes to revocation events itself (threads do not survive the fork).
+    from posts.token_cache import start_revocation_listener
+
+    start_revocation_listener()

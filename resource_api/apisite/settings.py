@@ -1,7 +1,7 @@
 """Settings of the posts API, all read from the environment.
 
 Required: SECRET_KEY, DATABASE_URL (the posts database), REDIS_URL, AUTH_INTERNAL_URL,
-INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET.
+INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET. Everything else has a documented default below.
 """
 
 from pathlib import Path
@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "posts",
 ]
 MIDDLEWARE = [
+    "posts.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
@@ -32,6 +33,27 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 REDIS_URL = env("REDIS_URL")
+PUBLIC_URL = env("PUBLIC_URL", default="http://localhost:8080").rstrip("/")
+
+# Token validation (RFC 7662 introspection at the auth server, cached in Redis: posts/token_cache.py).
+AUTH_INTERNAL_URL = env("AUTH_INTERNAL_URL").rstrip("/")
+INTROSPECTION_CLIENT_ID = env("INTROSPECTION_CLIENT_ID")
+INTROSPECTION_CLIENT_SECRET = env("INTROSPECTION_CLIENT_SECRET")
+# Seconds to wait for the auth server (connect, then read); past that the API answers 503.
+INTROSPECTION_CONNECT_TIMEOUT = env.float("INTROSPECTION_CONNECT_TIMEOUT", default=0.5)
+INTROSPECTION_READ_TIMEOUT = env.float("INTROSPECTION_READ_TIMEOUT", default=2.0)
+# Ceiling on how long an active answer is cached (it never outlives the token itself).
+TOKEN_CACHE_MAX_TTL = env.int("TOKEN_CACHE_MAX_TTL", default=300)
+# How long an inactive answer is cached, so a flood of bad tokens does not reach the auth server.
+TOKEN_CACHE_INACTIVE_TTL = env.int("TOKEN_CACHE_INACTIVE_TTL", default=30)
+# Redis answers in well under a millisecond; past this the request carries on without the cache.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.25)
+# Seconds a client is told to wait (Retry-After) when a dependency is down.
+RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
+POSTS_PAGE_SIZE = env.int("POSTS_PAGE_SIZE", default=20)
+# Benchmarks only (loadtest/bench_api_auth.py): mounts the post list WITHOUT authentication at
+# /api/_bench/noauth/posts/. Never set by `make up` or Compose.
+BENCHMARK_ROUTES = env.bool("BENCHMARK_ROUTES", default=False)
 
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -39,3 +61,14 @@ STATIC_URL = "/static/resource_api/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "posts.logs.JsonFormatter"}},
+    "filters": {"request_id": {"()": "posts.logs.RequestIdFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,125 @@
+"""The introspection cache and its invalidation: the only code that knows these Redis keys.
+
+Redis db 0 is shared with the auth server (contract 2 in docs/architecture.md):
+
+    posts_api:token:<sha256>   the cached RFC 7662 answer (JSON). Active answers live until the token
+                               expires or TOKEN_CACHE_MAX_TTL, whichever comes first; inactive ones
+                               TOKEN_CACHE_INACTIVE_TTL.
+    oauth2:revoked:<sha256>    set by the auth server when a token ends before its expiry.
+    oauth2:revocations         channel on which the auth server publishes the same <sha256>.
+    posts_api:introspections   how many introspection calls the API made (cache misses): a metric.
+
+Keys hold the token's SHA-256, never the token. Every lookup reads the cached answer and the
+revocation marker in one round trip, so a revoked token is refused by every worker as soon as the
+marker is set; each worker also listens on the channel and drops the cached answer.
+When Redis is unreachable every operation here logs and gives up, and callers introspect instead.
+"""
+
+import functools
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+
+import redis
+from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+CACHE_PREFIX = "posts_api:token:"
+REVOKED_PREFIX = "oauth2:revoked:"
+REVOCATIONS_CHANNEL = "oauth2:revocations"
+INTROSPECTIONS_COUNTER = "posts_api:introspections"
+INACTIVE = {"active": False}
+# The fields of an introspection answer the API uses; nothing else is cached.
+CACHED_FIELDS = ("active", "scope", "exp", "client_id", "username", "sub")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+logger = logging.getLogger(__name__)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@functools.cache
+def _redis() -> redis.Redis:
+    # One pool per worker process (created on first use, after gunicorn forked). No retries: when
+    # Redis is down the request goes on without it rather than waiting.
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=settings.REDIS_TIMEOUT,
+        socket_connect_timeout=settings.REDIS_TIMEOUT,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def lookup(digest: str) -> dict | None:
+    """The cached answer for a token, INACTIVE if it was revoked, None if unknown or Redis is down."""
+    try:
+        cached, revoked = _redis().mget(CACHE_PREFIX + digest, REVOKED_PREFIX + digest)
+    except redis.RedisError as exc:
+        logger.warning("token cache unavailable, introspecting instead: %r", exc)
+        return None
+    if revoked:
+        return INACTIVE
+    return json.loads(cached) if cached else None
+
+
+def remember(digest: str, answer: dict):
+    """Cache a fresh introspection answer and count the introspection call."""
+    ttl = _ttl(answer)
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        if ttl > 0:
+            pipe.set(CACHE_PREFIX + digest, json.dumps({k: answer[k] for k in CACHED_FIELDS if k in answer}), ex=ttl)
+        pipe.incr(INTROSPECTIONS_COUNTER)
+        pipe.execute()
+    except redis.RedisError as exc:
+        logger.warning("token cache unavailable, answer not cached: %r", exc)
+
+
+def _ttl(answer: dict) -> int:
+    if not answer.get("active"):
+        return settings.TOKEN_CACHE_INACTIVE_TTL
+    remaining = int(answer.get("exp", 0) - time.time())
+    return min(remaining, settings.TOKEN_CACHE_MAX_TTL)
+
+
+def drop(digest: str):
+    try:
+        _redis().delete(CACHE_PREFIX + digest)
+    except redis.RedisError as exc:
+        logger.warning("could not drop a revoked token's cache entry: %r", exc)
+
+
+def start_revocation_listener() -> threading.Thread:
+    """Subscribe this worker to revocation events (called once per gunicorn worker)."""
+    thread = threading.Thread(target=_listen_forever, name="revocation-listener", daemon=True)
+    thread.start()
+    return thread
+
+
+def _listen_forever(reconnect_delay: float = 0.5):
+    connected = None
+    while True:
+        try:
+            pubsub = redis.Redis.from_url(settings.REDIS_URL, socket_keepalive=True,
+                                          socket_connect_timeout=settings.REDIS_TIMEOUT).pubsub()
+            pubsub.subscribe(REVOCATIONS_CHANNEL)
+            if connected is not True:
+                logger.info("listening for revocation events on %s", REVOCATIONS_CHANNEL)
+                connected = True
+            for message in pubsub.listen():
+                if message["type"] == "message":
+                    digest = message["data"].decode(errors="replace")
+                    if _SHA256_HEX.match(digest):
+                        drop(digest)
+        except redis.RedisError as exc:
+            # Revocations announced meanwhile are still caught by the oauth2:revoked: markers.
+            if connected is not False:
+                logger.warning("revocation listener disconnected, reconnecting: %r", exc)
+                connected = False
+            time.sleep(reconnect_delay)
