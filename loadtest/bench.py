@@ -1,0 +1,341 @@
+"""`make bench`: side-by-side measurements on a throwaway stack, in one run on one machine.
+
+It starts its own local stack (Postgres, Redis, the services and nginx as processes, on free ports,
+in a temporary directory) and measures, through nginx:
+
+  (a) the client-credentials token endpoint with this project's client-secret hashing (salted
+      SHA-256) against DOT's default, Django's PBKDF2 (a second client whose secret is stored
+      with `pbkdf2_sha256`, 1,000,000 iterations);
+  (b) GET /api/posts/ with the Redis-cached introspection, against the same list without
+      authentication (/api/_bench/noauth/posts/), and against a database lookup of the token per
+      request, as stock DOT validates (/api/_bench/dblookup/posts/, measured when the route exists);
+  (c) latency percentiles of each at one fixed request rate.
+
+Peak throughput is measured closed-loop (every user sends its next request as soon as the answer
+arrives), in interleaved rounds so that background noise hits every variant alike. The load
+generator (locust's FastHttpUser, in this process) shares the machine with the stack: the ratios
+are the result, the absolute numbers belong to this machine.
+
+The bench stack lifts nginx's rate limit on /o/token/ (AUTH_RATE_LIMIT, normally 20r/s per client
+address): with it, the token endpoint would measure the limit, not the server.
+
+Writes loadtest/reports/bench.md (tables, ratios, machine) and loadtest/reports/bench.png.
+
+    python -m loadtest.bench [--duration 10] [--rounds 2] [--users 16] [--rate 150]
+"""
+
+# locust patches the standard library for gevent: it must come first.
+from locust import FastHttpUser, constant, constant_throughput  # isort: skip
+from locust.env import Environment  # isort: skip
+
+import argparse
+import contextlib
+import os
+import platform
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gevent
+import requests
+
+from stack.envfile import generated_values
+from stack.local import ROOT, LocalStack, Ports
+
+REPORTS = ROOT / "loadtest" / "reports"
+
+BENCH_OVERRIDES = {
+    # nginx's per-address limit on /o/token/ would cap the measurement at 20 requests/s.
+    "AUTH_RATE_LIMIT": "100000r/s",
+    "AUTH_RATE_BURST": "100000",
+    # One token serves the whole run; the API's cache keeps it for TOKEN_CACHE_MAX_TTL anyway.
+    "ACCESS_TOKEN_EXPIRE_SECONDS": "3600",
+    # Opt-in routes of resource_api used only here: the post list without authentication, and
+    # with a database lookup of the token per request.
+    "BENCHMARK_ROUTES": "1",
+}
+
+
+# ---- the throwaway stack ------------------------------------------------------------------------
+@contextlib.contextmanager
+def throwaway_stack(overrides: dict[str, str]):
+    ports = Ports.free()
+    state = Path(tempfile.mkdtemp(prefix="oauth-bench-stack-"))
+    stack = LocalStack(state, generated_values(ports.public), ports, overrides)
+    # The DB-lookup variant reads the auth server's token table (see resource_api BENCHMARK_ROUTES).
+    stack.overrides = {**overrides, "BENCH_AUTH_DATABASE_URL": stack.database_url("auth")}
+    try:
+        print(f"starting a throwaway stack in {state} ...", flush=True)
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def add_pbkdf2_client(stack: LocalStack) -> tuple[str, str]:
+    """A client-credentials client whose secret is stored the way stock DOT stores it."""
+    client_id, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(48)
+    code = (
+        "from django.contrib.auth.hashers import make_password\n"
+        "from oauth2_provider.models import get_application_model\n"
+        "get_application_model().objects.create(\n"
+        f"    client_id={client_id!r}, name='Bench: DOT default PBKDF2', client_type='confidential',\n"
+        "    authorization_grant_type='client-credentials', redirect_uris='', allowed_scopes='read',\n"
+        f"    client_secret=make_password({secret!r}, hasher='pbkdf2_sha256'))\n"
+    )
+    stack.manage("auth_server", "shell", "-c", code)
+    return client_id, secret
+
+
+def seed_posts(stack: LocalStack, count: int = 200):
+    """Enough posts that the list returns a full page, as it would in use."""
+    code = (
+        "from posts.models import Post\n"
+        f"Post.objects.bulk_create([Post(author='1', author_name='bench', title=f'Post {{i}}',"
+        f" body='Benchmark post. ' * 20) for i in range({count})])\n"
+    )
+    stack.manage("resource_api", "shell", "-c", code)
+
+
+# ---- measuring ----------------------------------------------------------------------------------
+@dataclass
+class Variant:
+    key: str
+    label: str
+    short: str  # for the chart
+    method: str
+    path: str
+    data: dict | None = None
+    auth: tuple[str, str] | None = None
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    rps: float
+    requests: int
+    failures: int
+    p50: float
+    p95: float
+    p99: float
+
+
+def user_class(variant: Variant, host: str, rate_per_user: float | None):
+    def call(user):
+        user.client.request(variant.method, variant.path, data=variant.data, auth=variant.auth,
+                            headers=variant.headers, name=variant.key)
+
+    return type(f"Bench_{variant.key}", (FastHttpUser,), {
+        "host": host,
+        "tasks": [call],
+        "wait_time": constant_throughput(rate_per_user) if rate_per_user else constant(0),
+        # PBKDF2 queues requests for seconds: waiting is part of what is measured, not a failure.
+        "network_timeout": 120.0,
+        "connection_timeout": 10.0,
+    })
+
+
+def measure(variant: Variant, host: str, users: int, seconds: float, warmup: float,
+            rate: float | None = None) -> Result:
+    env = Environment(user_classes=[user_class(variant, host, rate / users if rate else None)])
+    runner = env.create_local_runner()
+    runner.start(users, spawn_rate=users)
+    gevent.sleep(warmup)
+    env.stats.reset_all()
+    started = time.monotonic()
+    gevent.sleep(seconds)
+    total = env.stats.total
+    elapsed = time.monotonic() - started
+    result = Result(total.num_requests / elapsed, total.num_requests, total.num_failures,
+                    total.get_response_time_percentile(0.5), total.get_response_time_percentile(0.95),
+                    total.get_response_time_percentile(0.99))
+    runner.quit()
+    return result
+
+
+def peak(variants: list[Variant], host: str, users: int, seconds: float, rounds: int) -> dict[str, Result]:
+    """Closed-loop throughput of each variant; rounds interleave the variants, the median is kept."""
+    runs: dict[str, list[Result]] = {v.key: [] for v in variants}
+    for n in range(rounds):
+        for v in variants:
+            r = measure(v, host, users, seconds, warmup=2)
+            runs[v.key].append(r)
+            print(f"  round {n + 1}  {v.label:48} {r.rps:8.1f} req/s  p99 {r.p99:6.0f} ms  "
+                  f"failures {r.failures}", flush=True)
+    return {key: sorted(rs, key=lambda r: r.rps)[len(rs) // 2] for key, rs in runs.items()}
+
+
+def fixed_rate(variants: list[Variant], host: str, rate: float, seconds: float) -> dict[str, Result]:
+    results = {}
+    users = max(10, int(rate // 10))
+    for v in variants:
+        results[v.key] = r = measure(v, host, users, seconds, warmup=2, rate=rate)
+        print(f"  {rate:.0f} req/s  {v.label:44} p50 {r.p50:4.0f}  p95 {r.p95:4.0f}  p99 {r.p99:4.0f} ms  "
+              f"({r.rps:.0f} req/s achieved, failures {r.failures})", flush=True)
+    return results
+
+
+# ---- the report ---------------------------------------------------------------------------------
+def machine() -> dict[str, str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "?")
+    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal")))
+    postgres = subprocess.run([str(next(Path("/usr/lib/postgresql").glob("*/bin/postgres"))), "--version"],
+                              capture_output=True, text=True).stdout.strip()
+    return {
+        "CPU": model,
+        "cores": str(os.cpu_count()),
+        "RAM": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "kernel": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "Postgres": postgres,
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:,.2f}×" if b else "n/a"
+
+
+def write_report(info: dict, token: dict[str, Result], api: dict[str, Result], fixed: dict[str, Result],
+                 variants: dict[str, Variant], args, png: Path) -> str:
+    fast, slow = token["token_fast"], token["token_pbkdf2"]
+    lines = [
+        "# Benchmark",
+        "",
+        f"`make bench` on {time.strftime('%Y-%m-%d %H:%M %Z')}: one run, one machine, through nginx, "
+        f"{args.users} closed-loop users per measurement, {args.rounds} interleaved rounds of "
+        f"{args.duration:.0f} s (median kept). Load generator (locust FastHttpUser) on the same machine.",
+        "",
+        "## (a) Client-credentials token endpoint",
+        "",
+        "| client secret stored as | req/s | p50 ms | p99 ms | failures |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for key, r in token.items():
+        lines.append(f"| {variants[key].label} | {r.rps:,.1f} | {r.p50:.0f} | {r.p99:.0f} | {r.failures} |")
+    lines += ["", f"**Ratio: {ratio(fast.rps, slow.rps)}** the throughput of DOT's default PBKDF2 (target ≥ 100×).",
+              "", "## (b) GET /api/posts/ (a page of 20 posts)", "",
+              "| token validation | req/s | × no auth | p50 ms | p99 ms | failures |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    base = api["api_noauth"].rps
+    for key, r in api.items():
+        lines.append(f"| {variants[key].label} | {r.rps:,.1f} | {ratio(r.rps, base)} | {r.p50:.0f} | {r.p99:.0f} "
+                     f"| {r.failures} |")
+    lines += ["", f"**Cached introspection: {ratio(api['api_cached'].rps, base)}** the throughput without "
+                  "authentication (target ≥ 0.85×)."]
+    if "api_dblookup" in api:
+        lines.append(f"Cached introspection vs a database lookup per request: "
+                     f"{ratio(api['api_cached'].rps, api['api_dblookup'].rps)}.")
+    lines += ["", f"## (c) Latency at a fixed rate of {args.rate:.0f} requests/s", "",
+              "| endpoint | achieved req/s | p50 ms | p95 ms | p99 ms | failures |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for key, r in fixed.items():
+        lines.append(f"| {variants[key].label} | {r.rps:,.1f} | {r.p50:.0f} | {r.p95:.0f} | {r.p99:.0f} "
+                     f"| {r.failures} |")
+    if slow.rps < args.rate:
+        lines.append(f"| {variants['token_pbkdf2'].label} | cannot sustain it (peak {slow.rps:.1f} req/s) "
+                     "| | | | |")
+    lines += ["", f"![benchmark chart]({png.name})", "", "## Machine", "", "| | |", "| --- | --- |",
+              *[f"| {k} | {v} |" for k, v in info.items()], ""]
+    return "\n".join(lines)
+
+
+def chart(token: dict[str, Result], api: dict[str, Result], fixed: dict[str, Result],
+          variants: dict[str, Variant], rate: float, png: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.2))
+    panels = [
+        (axes[0], token, "(a) Token endpoint, client credentials", True),
+        (axes[1], api, "(b) GET /api/posts/", False),
+    ]
+    for ax, results, title, log in panels:
+        labels = [variants[k].short for k in results]
+        values = [r.rps for r in results.values()]
+        bars = ax.bar(labels, values, color=["#2f7ed8", "#f28f43", "#8bbc21", "#910000"][:len(values)])
+        ax.bar_label(bars, labels=[f"{v:,.0f}" if v >= 10 else f"{v:.1f}" for v in values], padding=2)
+        ax.set_title(title)
+        ax.set_ylabel("requests/s (peak, higher is better)" + (", log scale" if log else ""))
+        if log:
+            ax.set_yscale("log")
+        ax.tick_params(axis="x", labelsize=9)
+    ax = axes[2]
+    keys = list(fixed)
+    width = 0.25
+    for i, (pct, attr) in enumerate((("p50", "p50"), ("p95", "p95"), ("p99", "p99"))):
+        xs = [k + (i - 1) * width for k in range(len(keys))]
+        bars = ax.bar(xs, [getattr(fixed[k], attr) for k in keys], width, label=pct)
+        ax.bar_label(bars, fmt="%.0f", fontsize=8, padding=1)
+    ax.set_xticks(range(len(keys)), [variants[k].short for k in keys], fontsize=9)
+    ax.set_title(f"(c) Latency at {rate:.0f} requests/s")
+    ax.set_ylabel("milliseconds (lower is better)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+
+
+# ---- main ---------------------------------------------------------------------------------------
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10, help="seconds per measurement (after 2 s warm-up)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--users", type=int, default=16, help="concurrent closed-loop users")
+    parser.add_argument("--rate", type=float, default=150, help="requests/s of the fixed-rate latency run")
+    args = parser.parse_args()
+    REPORTS.mkdir(exist_ok=True)
+    info = machine()
+    began = time.monotonic()
+
+    with throwaway_stack(BENCH_OVERRIDES) as stack:
+        env, url = stack.env, stack.url
+        pbkdf2_client = add_pbkdf2_client(stack)
+        seed_posts(stack)
+        answer = requests.post(f"{url}/o/token/", data={"grant_type": "client_credentials", "scope": "read"},
+                               auth=(env["LOADTEST_CLIENT_ID"], env["LOADTEST_CLIENT_SECRET"]), timeout=10)
+        answer.raise_for_status()
+        bearer = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        grant = {"grant_type": "client_credentials", "scope": "read"}
+        variants = {v.key: v for v in [
+            Variant("token_fast", "salted SHA-256 (this project)", "SHA-256", "POST", "/o/token/", grant,
+                    (env["LOADTEST_CLIENT_ID"], env["LOADTEST_CLIENT_SECRET"])),
+            Variant("token_pbkdf2", "PBKDF2, 1,000,000 iterations (DOT default)", "PBKDF2", "POST", "/o/token/", grant,
+                    pbkdf2_client),
+            Variant("api_cached", "introspection cached in Redis (this project)", "cached", "GET", "/api/posts/",
+                    headers=bearer),
+            Variant("api_noauth", "no authentication", "no auth", "GET", "/api/_bench/noauth/posts/"),
+            Variant("api_dblookup", "database lookup per request (stock DOT style)", "DB lookup", "GET",
+                    "/api/_bench/dblookup/posts/", headers=bearer),
+        ]}
+        for key in ("api_cached", "api_noauth", "api_dblookup"):
+            status = requests.get(url + variants[key].path, headers=variants[key].headers, timeout=10).status_code
+            if status != 200:
+                print(f"  {variants[key].path} answers {status}: {key} is left out")
+                del variants[key]
+
+        print("(a) token endpoint", flush=True)
+        token = peak([variants["token_fast"], variants["token_pbkdf2"]], url, args.users, args.duration, args.rounds)
+        print("(b) GET /api/posts/", flush=True)
+        api_keys = [k for k in ("api_cached", "api_noauth", "api_dblookup") if k in variants]
+        api = peak([variants[k] for k in api_keys], url, args.users, args.duration, args.rounds)
+        print("(c) fixed rate", flush=True)
+        fixed = fixed_rate([variants[k] for k in ("token_fast", *api_keys)], url, args.rate, args.duration)
+
+    png, md = REPORTS / "bench.png", REPORTS / "bench.md"
+    chart(token, api, fixed, variants, args.rate, png)
+    report = write_report(info, token, api, fixed, variants, args, png)
+    md.write_text(report)
+    print(f"\n{report}\nwritten: {md}, {png} (in {time.monotonic() - began:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
