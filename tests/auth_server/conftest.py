@@ -1,0 +1,110 @@
+"""Fixtures of the authorization-server tests: users of their own, tokens, Redis events, audit lines."""
+
+import hashlib
+import json
+import secrets
+import time
+from contextlib import contextmanager
+
+import pytest
+import redis
+
+from tests import flows
+
+REVOCATION_CHANNEL = "oauth2:revocations"
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def demo(stack) -> flows.Client:
+    return flows.demo_client(stack)
+
+
+@pytest.fixture
+def new_user(auth_orm):
+    """A user of this test only, so revoking their tokens or signing them out touches no other test."""
+    from django.contrib.auth import get_user_model
+
+    def create(**fields):
+        username, password = f"user-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+        user = get_user_model().objects.create_user(username, password=password, **fields)
+        return user, password
+
+    return create
+
+
+@pytest.fixture
+def user_session(stack, new_user):
+    """(user, logged-in browser session) for a fresh user."""
+    user, password = new_user()
+    return user, flows.login(stack.url, user.username, password)
+
+
+@pytest.fixture
+def issue(stack, demo):
+    """Tokens for a logged-in session through the demo client (authorization code + PKCE)."""
+    def tokens(session, scope="openid profile read write") -> dict:
+        return flows.authorization_code_tokens(stack.url, session, demo, scope=scope)
+    return tokens
+
+
+class RevocationEvents:
+    """Listens on the revocation channel; `expect(token)` checks the message and the key of one token."""
+
+    def __init__(self, redis_url: str):
+        self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.pubsub = self.redis.pubsub()
+        self.pubsub.subscribe(REVOCATION_CHANNEL)
+        # Redis confirms the subscription: from then on no message can be missed.
+        assert self.pubsub.get_message(timeout=5)["type"] == "subscribe"
+        self.received: list[str] = []
+
+    def expect(self, access_token: str, timeout: float = 5.0):
+        checksum = sha256(access_token)
+        deadline = time.monotonic() + timeout
+        while checksum not in self.received and time.monotonic() < deadline:
+            message = self.pubsub.get_message(timeout=0.2)
+            if message and message["type"] == "message":
+                self.received.append(message["data"])
+        assert checksum in self.received, f"no revocation event for the token; got {self.received}"
+        assert access_token not in self.received, "the token itself must never be published"
+        ttl = self.redis.ttl(f"oauth2:revoked:{checksum}")
+        assert 1 <= ttl <= 300, f"oauth2:revoked:<sha256> should expire with the token, TTL is {ttl}"
+
+    def close(self):
+        self.pubsub.close()
+        self.redis.close()
+
+
+@pytest.fixture
+def revocation_events(stack):
+    events = RevocationEvents(stack.redis_url)
+    yield events
+    events.close()
+
+
+class AuditLog:
+    """The JSON lines the auth server wrote since this object was created."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = path.stat().st_size
+
+    def events(self, name: str | None = None, wait: float = 3.0) -> list[dict]:
+        deadline = time.monotonic() + wait
+        while True:
+            with self.path.open() as f:
+                f.seek(self.offset)
+                lines = [json.loads(line) for line in f if line.startswith("{")]
+            found = [e for e in lines if name is None or e.get("event") == name]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def audit_log(stack):
+    return AuditLog(stack.log("auth_server"))

@@ -1,0 +1,131 @@
+"""Contract 2: every way an access token dies early is announced on Redis (message + key), once committed."""
+
+import secrets
+import time
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import requests
+
+from tests import flows
+from tests.auth_server.conftest import sha256
+
+
+def access_token_row(auth_orm, token):
+    from oauth2_provider.models import get_access_token_model
+
+    return get_access_token_model().objects.get(token_checksum=sha256(token))
+
+
+def test_revocation_endpoint_publishes(stack, demo, user_session, issue, revocation_events):
+    _, session = user_session
+    tokens = issue(session)
+    r = requests.post(f"{stack.url}/o/revoke_token/", data={"token": tokens["access_token"]}, auth=demo.auth)
+    assert r.status_code == 200
+    revocation_events.expect(tokens["access_token"])
+
+
+def test_refresh_token_reuse_publishes_for_the_whole_family(stack, demo, user_session, issue, revocation_events):
+    _, session = user_session
+    first = issue(session)
+    second = flows.refresh(stack.url, demo, first["refresh_token"]).json()
+    revocation_events.expect(first["access_token"])  # rotation ended the first access token
+    assert flows.refresh(stack.url, demo, first["refresh_token"]).status_code == 400  # reuse
+    revocation_events.expect(second["access_token"])
+
+
+def test_code_replay_publishes(stack, demo, user_session, revocation_events):
+    _, session = user_session
+    request = flows.AuthorizationRequest(demo)
+    code = flows.code_from(flows.authorize(session, stack.url, request))["code"]
+    tokens = flows.exchange_code(stack.url, request, code).json()
+    assert flows.exchange_code(stack.url, request, code).status_code == 400
+    revocation_events.expect(tokens["access_token"])
+
+
+def test_rp_initiated_logout_publishes(stack, demo, user_session, issue, revocation_events):
+    _, session = user_session
+    tokens = issue(session)
+    params = {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": f"{stack.url}/"}
+    page = session.get(f"{stack.url}/o/logout/?{urlencode(params)}")
+    done = flows.submit_form(session, page, {}, submit="allow", allow_redirects=False)
+    assert done.status_code == 303 and done.headers["Location"] == f"{stack.url}/"
+    revocation_events.expect(tokens["access_token"])
+
+
+def test_user_revoking_on_authorized_tokens_page_publishes(stack, auth_orm, user_session, issue, revocation_events):
+    _, session = user_session
+    tokens = issue(session)
+    pk = access_token_row(auth_orm, tokens["access_token"]).pk
+    listing = session.get(f"{stack.url}/o/authorized_tokens/")
+    assert f"/o/authorized_tokens/{pk}/delete/" in listing.text
+    page = session.get(f"{stack.url}/o/authorized_tokens/{pk}/delete/")
+    done = flows.submit_form(session, page, {}, allow_redirects=False)
+    assert done.status_code == 303
+    revocation_events.expect(tokens["access_token"])
+
+
+def test_admin_revoking_publishes(stack, auth_orm, user_session, issue, revocation_events):
+    _, session = user_session
+    tokens = issue(session)
+    pk = access_token_row(auth_orm, tokens["access_token"]).pk
+    admin = flows.login(stack.url, stack.env["ADMIN_USERNAME"], stack.env["ADMIN_PASSWORD"])
+    changelist = f"{stack.url}/admin/oauth/accesstoken/"
+    admin.get(changelist).raise_for_status()
+    r = admin.post(changelist, data={"csrfmiddlewaretoken": admin.cookies["csrftoken"], "action": "revoke_tokens",
+                                     "_selected_action": str(pk), "index": "0"}, allow_redirects=False)
+    assert r.status_code in (302, 303), r.text[:300]
+    revocation_events.expect(tokens["access_token"])
+
+
+def test_plain_orm_delete_publishes(auth_orm, user_session, issue, revocation_events):
+    _, session = user_session
+    tokens = issue(session)
+    access_token_row(auth_orm, tokens["access_token"]).delete()
+    revocation_events.expect(tokens["access_token"])
+
+
+def test_deleting_the_application_publishes(stack, auth_orm, user_session, revocation_events):
+    from oauth2_provider.models import get_application_model
+
+    user, session = user_session
+    app = get_application_model().objects.create(
+        name="short-lived", user=user, client_type="confidential", authorization_grant_type="client-credentials",
+        client_secret=(secret := secrets.token_urlsafe(48)),
+    )
+    token = flows.client_credentials_token(stack.url, flows.Client(app.client_id, secret)).json()["access_token"]
+    app.delete()
+    revocation_events.expect(token)
+
+
+def test_deactivating_a_user_publishes(auth_orm, user_session, issue, revocation_events):
+    user, session = user_session
+    tokens = issue(session)
+    user.is_active = False
+    user.save()
+    revocation_events.expect(tokens["access_token"])
+
+
+def test_moving_the_expiry_into_the_past_publishes(auth_orm, user_session, issue, revocation_events):
+    from django.utils import timezone
+
+    _, session = user_session
+    tokens = issue(session)
+    row = access_token_row(auth_orm, tokens["access_token"])
+    row.expires = timezone.now() - timedelta(seconds=1)
+    row.save()
+    revocation_events.expect(tokens["access_token"])
+
+
+def test_expired_tokens_are_deleted_without_events(auth_orm, user_session, issue, revocation_events):
+    """cleartokens deletes expired rows by the million: those publish nothing (nor cost a Redis call)."""
+    from django.utils import timezone
+    from oauth2_provider.models import get_access_token_model
+
+    _, session = user_session
+    tokens = issue(session)
+    rows = get_access_token_model().objects.filter(token_checksum=sha256(tokens["access_token"]))
+    rows.update(expires=timezone.now() - timedelta(seconds=1))  # a queryset update sends no signal
+    rows.delete()
+    time.sleep(0.5)
+    assert not revocation_events.pubsub.get_message(timeout=0.5)
