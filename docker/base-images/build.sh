@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Build look-alike stand-ins for the official base images, for machines that can reach package
+# registries (Debian, PyPI) but no container registry, such as our CI. See docker/README.md.
+#
+# Each image is tagged with the official name the Dockerfiles and docker-compose.yml use, and is
+# skipped if an image of that name already exists (a real one pulled from Docker Hub, or a stand-in
+# built earlier): Docker keeps them between runs, so only the first run pays for this.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+DEBIAN=debian:bookworm-slim
+# stand-in directory -> the official tag it imitates (Debian 12's versions of each program)
+declare -A IMAGES=(
+  [python]=python:3.11-slim-bookworm
+  [postgres]=postgres:15-bookworm
+  [redis]=redis:7.0-bookworm
+  [nginx]=nginx:1.22
+)
+DESCRIPTION="stand-in built by docker/base-images/build.sh, not the official image"
+
+have() { docker image inspect "$1" >/dev/null 2>&1; }
+
+if ! have "$DEBIAN"; then
+  echo "building $DEBIAN with debootstrap"
+  rootfs=$(mktemp -d)
+  trap 'rm -rf "$rootfs"' EXIT
+  debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >/dev/null
+  # Like the official slim image: no package cache, lists fetched by whoever installs packages.
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  tar -C "$rootfs" -c . | docker import --change 'CMD ["bash"]' --change "LABEL org.opencontainers.image.description=\"$DESCRIPTION\"" - "$DEBIAN" >/dev/null
+fi
+
+for name in python postgres redis nginx; do
+  tag=${IMAGES[$name]}
+  have "$tag" && continue
+  echo "building stand-in $tag"
+  context=$(mktemp -d)
+  cp -r "$name"/. "$context"/
+  # Builds inside containers reach the registries through the same TLS-inspecting proxy as this
+  # machine, so the images trust the CAs this machine added (none, on an ordinary machine).
+  mkdir "$context/extra-ca"
+  cp /usr/local/share/ca-certificates/*.crt "$context/extra-ca/" 2>/dev/null || true
+  docker build -q --label "org.opencontainers.image.description=$DESCRIPTION" -t "$tag" "$context" >/dev/null
+  rm -rf "$context"
+done
