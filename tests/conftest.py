@@ -43,7 +43,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def stack():
     if url := os.environ.get("STACK_URL"):
-        yield ExternalStack(url, dotenv_values(ROOT / ".env"))
+        # STACK_ENV_FILE: the .env of that stack when it is not the repository's (make test-stack).
+        yield ExternalStack(url, dotenv_values(os.environ.get("STACK_ENV_FILE", ROOT / ".env")))
         return
     ports = Ports.free()
     # Not under pytest's tmp_path: that is private to root, and Postgres runs as its own user.
