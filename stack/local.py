@@ -356,6 +356,17 @@ def render_template(src: Path, dst: Path, values: dict[str, str]):
     dst.write_text(text)
 
 
+def print_welcome(what: str, url: str, env: dict[str, str]):
+    """What `make up` prints once the stack (local or Compose) is healthy."""
+    print(f"\n{what} is up: {url}\n")
+    print(f"  consumer demo      {url}/")
+    print(f"  authorization      {url}/o/.well-known/openid-configuration")
+    print(f"  posts API          {url}/api/openapi.json")
+    print(f"  admin              {url}/admin/   ({env['ADMIN_USERNAME']} / {env['ADMIN_PASSWORD']})")
+    print(f"  demo user          {env['DEMO_USERNAME']} / {env['DEMO_PASSWORD']}")
+    print("\nCredentials and client ids are in .env. Stop with `make down`.")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down", "status"])
@@ -365,13 +376,7 @@ def main():
     stack = LocalStack(args.state, env, Ports(public=int(env["PUBLIC_PORT"])))
     if args.command == "up":
         stack.up()
-        print(f"\nThe local stack is up: {stack.url}\n")
-        print(f"  consumer demo      {stack.url}/")
-        print(f"  authorization      {stack.url}/o/.well-known/openid-configuration")
-        print(f"  posts API          {stack.url}/api/openapi.json")
-        print(f"  admin              {stack.url}/admin/   ({env['ADMIN_USERNAME']} / {env['ADMIN_PASSWORD']})")
-        print(f"  demo user          {env['DEMO_USERNAME']} / {env['DEMO_PASSWORD']}")
-        print("\nCredentials and client ids are in .env. Stop with `make down`.")
+        print_welcome("The local stack", stack.url, env)
     elif args.command == "down":
         stack.down()
         print("local stack stopped (data kept in .state/)")
