@@ -2,6 +2,7 @@
 
 Required: SECRET_KEY, REDIS_URL (sessions), PUBLIC_URL, AUTH_INTERNAL_URL, API_INTERNAL_URL,
 OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_REDIRECT_URI.
+Optional: BACKCHANNEL_TIMEOUT (seconds, default 5).
 """
 
 from pathlib import Path
@@ -23,11 +24,13 @@ INSTALLED_APPS = [
     "walkthrough",
 ]
 MIDDLEWARE = [
+    "walkthrough.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "walkthrough.problems.ProblemMiddleware",
 ]
 ROOT_URLCONF = "demosite.urls"
 WSGI_APPLICATION = "demosite.wsgi.application"
@@ -45,6 +48,13 @@ DATABASES = {}
 REDIS_URL = env("REDIS_URL")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+# The auth server lives on the same host (cookies ignore ports): distinct names keep both sessions.
+SESSION_COOKIE_NAME = "demo_session"
+CSRF_COOKIE_NAME = "demo_csrftoken"
+SESSION_COOKIE_AGE = 24 * 3600
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
+X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "walkthrough.problems.csrf_failure"
 
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -52,3 +62,24 @@ STATIC_URL = "/static/consumer_demo/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "no-referrer"
+
+# The demo is a confidential client of the auth server. The browser is sent to PUBLIC_URL; the
+# demo's own calls (token, JWKS, userinfo, revocation, posts API) go straight to the services.
+OAUTH_CLIENT_ID = env("OAUTH_CLIENT_ID")
+OAUTH_CLIENT_SECRET = env("OAUTH_CLIENT_SECRET")
+OAUTH_REDIRECT_URI = env("OAUTH_REDIRECT_URI")
+OAUTH_ISSUER = f"{PUBLIC_URL}/o"
+AUTH_INTERNAL_URL = env("AUTH_INTERNAL_URL").rstrip("/")
+API_INTERNAL_URL = env("API_INTERNAL_URL").rstrip("/")
+BACKCHANNEL_TIMEOUT = env.float("BACKCHANNEL_TIMEOUT", default=5.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "walkthrough.request_id.JsonFormatter"}},
+    "filters": {"request_id": {"()": "walkthrough.request_id.RequestIdFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,59 @@
+"""What a visitor can cause, explained on the page instead of failing.
+
+Views raise `Problem` (or let the client's `Unreachable` through); the middleware renders it as a
+readable page with the status code that fits, the exchanges involved, and where to go next.
+"""
+
+from django.shortcuts import render
+
+from .client import Unreachable
+
+SERVICE_NAMES = {"auth_server": "auth server", "resource_api": "posts API"}
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, *paragraphs: str, entries=(), next_step: tuple[str, str] = ("/", "Start again")):
+        super().__init__(title)
+        self.status = status
+        self.title = title
+        self.paragraphs = paragraphs
+        self.entries = list(entries)
+        self.next_step = next_step
+
+
+def unreachable(exc: Unreachable, next_step=("/", "Start again")) -> Problem:
+    name = SERVICE_NAMES[exc.service]
+    return Problem(
+        503, f"The {name} did not answer",
+        f"The demo tried to reach the {name} ({exc.entry.get('url') or 'its internal address'}) and got "
+        f"{exc.entry['error']}. It is probably stopped or restarting.",
+        "Nothing was lost: the demo keeps your progress in its session. Start the service again "
+        "(`make up`) and retry the same step.",
+        entries=[exc.entry], next_step=next_step,
+    )
+
+
+class ProblemMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, Unreachable):
+            # Actions are POSTs to /<page>/<action>/: send the visitor back to that page.
+            page = request.path.rstrip("/").rsplit("/", 1)[0] + "/"
+            back = (page, "Back to where you were") if request.method == "POST" and page != "/" else ("/", "Start again")
+            exception = unreachable(exception, back)
+        if not isinstance(exception, Problem):
+            return None
+        return render(request, "walkthrough/problem.html", {"problem": exception}, status=exception.status)
+
+
+def csrf_failure(request, reason=""):
+    """Django's CSRF_FAILURE_VIEW: a form older than the visitor's session, or sent from elsewhere."""
+    problem = Problem(403, "This form has expired",
+                      "The demo could not match the form you sent to your session: the session expired, its "
+                      "cookie was deleted, or the form came from another site. Nothing was done.")
+    return render(request, "walkthrough/problem.html", {"problem": problem}, status=403)
