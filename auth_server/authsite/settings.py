@@ -139,6 +139,8 @@ OAUTH2_PROVIDER = {
     "CLIENT_SECRET_HASHER": "client-secret-sha256",
     "OAUTH2_VALIDATOR_CLASS": "oauth.oauth2_validators.OAuth2Validator",
     "OIDC_ENABLED": True,
+    # Only the code flow: hybrid response types would put tokens in the front channel.
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OIDC_ISS_ENDPOINT": f"{PUBLIC_URL}/o",
     "OIDC_RSA_PRIVATE_KEY": OIDC_KEY_FILE.read_text() if OIDC_KEY_FILE.exists() else "",
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,

@@ -50,6 +50,8 @@ class Application(AbstractApplication):
     # restricted (settings.RESTRICTED_SCOPES, e.g. `introspection`, must be listed explicitly).
     allowed_scopes = models.CharField(max_length=255, blank=True, default="")
 
+    OFFERED_GRANT_TYPES = (AbstractApplication.GRANT_AUTHORIZATION_CODE, AbstractApplication.GRANT_CLIENT_CREDENTIALS)
+
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
 
@@ -59,6 +61,10 @@ class Application(AbstractApplication):
             super().clean()
         except ValidationError as exc:
             errors = exc.update_error_dict(errors)
+        if self.authorization_grant_type not in self.OFFERED_GRANT_TYPES:
+            # Implicit and password grants are off (RFC 9700 §2.1.2, §2.4); hybrid puts tokens in the
+            # front channel like implicit does.
+            errors.setdefault("authorization_grant_type", []).append("This server doesn't offer this grant type.")
         if self.client_type == self.CLIENT_CONFIDENTIAL:
             if not self.hash_client_secret:
                 errors.setdefault("hash_client_secret", []).append("A confidential client's secret is stored hashed.")

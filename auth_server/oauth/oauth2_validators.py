@@ -20,6 +20,16 @@ def sha256(value: str) -> str:
 class OAuth2Validator(BaseValidator):
     """DOT's validator, with this deployment's stricter rules (see the methods below)."""
 
+    # ---- OpenID Connect claims (the scope each needs is in DOT's oidc_claim_scope) ----------------
+    def get_additional_claims(self):
+        return {
+            "preferred_username": lambda request: request.user.get_username(),
+            "name": lambda request: request.user.get_full_name(),
+            "given_name": lambda request: request.user.first_name,
+            "family_name": lambda request: request.user.last_name,
+            "email": lambda request: request.user.email,
+        }
+
     # ---- client authentication -----------------------------------------------------------------
     def authenticate_client(self, request, *args, **kwargs):
         authenticated = super().authenticate_client(request, *args, **kwargs)

@@ -112,8 +112,19 @@ APPLICATION_FIELDS = (
 )
 
 
+class OfferedChoicesForm(ApplicationForm):
+    """Offers only what the server does: code or client credentials, RS256 ID tokens."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        grant = self.fields["authorization_grant_type"]
+        grant.choices = [(k, v) for k, v in grant.choices if k in Application.OFFERED_GRANT_TYPES]
+        algorithm = self.fields["algorithm"]
+        algorithm.choices = [(k, v) for k, v in algorithm.choices if k != Application.HS256_ALGORITHM]
+
+
 def application_form():
-    return modelform_factory(Application, form=ApplicationForm, fields=APPLICATION_FIELDS)
+    return modelform_factory(Application, form=OfferedChoicesForm, fields=APPLICATION_FIELDS)
 
 
 class ShowSecretOnceMixin:

@@ -1,0 +1,125 @@
+"""OpenID Connect and server metadata: discovery, JWKS, RS256 ID tokens, userinfo, logout, RFC 8414."""
+
+import os
+import stat
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from authlib.jose import JsonWebKey, jwt
+
+from tests import flows
+
+
+@pytest.fixture(scope="module")
+def demo_session(stack):
+    return flows.login(stack.url, stack.env["DEMO_USERNAME"], stack.env["DEMO_PASSWORD"])
+
+
+@pytest.fixture(scope="module")
+def discovery(stack):
+    return requests.get(f"{stack.url}/o/.well-known/openid-configuration").json()
+
+
+@pytest.mark.e2e
+def test_discovery(stack, discovery):
+    issuer = f"{stack.url}/o"
+    assert discovery["issuer"] == issuer
+    assert discovery["authorization_endpoint"] == f"{issuer}/authorize/"
+    assert discovery["token_endpoint"] == f"{issuer}/token/"
+    assert discovery["jwks_uri"] == f"{issuer}/.well-known/jwks.json"
+    assert discovery["userinfo_endpoint"] == f"{issuer}/userinfo/"
+    assert discovery["end_session_endpoint"] == f"{issuer}/logout/"
+    assert discovery["response_types_supported"] == ["code"]
+    assert "RS256" in discovery["id_token_signing_alg_values_supported"]
+    assert {"preferred_username", "email"} <= set(discovery["claims_supported"])
+    assert discovery["code_challenge_methods_supported"] == ["S256"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("headers", [
+    {"X-Forwarded-Host": "evil.example"},
+    {"X-Forwarded-Proto": "https"},
+    {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"},
+    {"Forwarded": "host=evil.example;proto=https"},
+])
+def test_issuer_cannot_be_changed_by_forwarded_headers(stack, headers):
+    for path in ("/o/.well-known/openid-configuration", "/.well-known/oauth-authorization-server/o"):
+        document = requests.get(f"{stack.url}{path}", headers=headers).json()
+        assert document["issuer"] == f"{stack.url}/o"
+        assert all("evil.example" not in str(v) and "https://" not in str(v) for v in document.values())
+
+
+@pytest.mark.e2e
+def test_rfc8414_metadata(stack, discovery):
+    metadata = requests.get(f"{stack.url}/.well-known/oauth-authorization-server/o").json()
+    assert metadata["issuer"] == f"{stack.url}/o"
+    assert metadata["token_endpoint"] == discovery["token_endpoint"]
+    assert metadata["revocation_endpoint"] == f"{stack.url}/o/revoke_token/"
+    assert metadata["introspection_endpoint"] == f"{stack.url}/o/introspect/"
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+    assert "implicit" not in metadata["grant_types_supported"]
+    assert "password" not in metadata["grant_types_supported"]
+    assert set(metadata["response_types_supported"]) == {"code"}
+    assert metadata.get("authorization_response_iss_parameter_supported") is True
+
+
+@pytest.mark.e2e
+def test_id_token_is_rs256_and_verifies_against_jwks(stack, demo, demo_session, discovery):
+    request = flows.AuthorizationRequest(demo, scope="openid profile email")
+    code = flows.code_from(flows.authorize(demo_session, stack.url, request))["code"]
+    tokens = flows.exchange_code(stack.url, request, code).json()
+    jwks = requests.get(discovery["jwks_uri"]).json()
+    assert [k["kty"] for k in jwks["keys"]] == ["RSA"] and "d" not in jwks["keys"][0]
+
+    claims = jwt.decode(tokens["id_token"], JsonWebKey.import_key_set(jwks))
+    claims.validate()
+    assert claims.header["alg"] == "RS256" and claims.header["kid"] == jwks["keys"][0]["kid"]
+    assert claims["iss"] == f"{stack.url}/o"
+    assert claims["aud"] == demo.client_id
+    assert claims["nonce"] == request.nonce
+
+    assert claims["preferred_username"] == stack.env["DEMO_USERNAME"] and claims["email"]
+
+    info = requests.get(discovery["userinfo_endpoint"], headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert info.status_code == 200
+    assert info.json()["sub"] == claims["sub"] and info.json()["email"] == claims["email"]
+
+
+@pytest.mark.e2e
+def test_userinfo_needs_a_valid_token(stack, discovery):
+    assert requests.get(discovery["userinfo_endpoint"]).status_code == 401
+    r = requests.get(discovery["userinfo_endpoint"], headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401 and "invalid_token" in r.headers.get("WWW-Authenticate", r.text)
+
+
+def test_signing_key_is_kept_private_and_across_restarts(stack):
+    key_file = stack.state / "oidc" / "private.pem"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    before = key_file.read_bytes()
+    stack.manage("auth_server", "ensure_oidc_key")
+    assert key_file.read_bytes() == before
+
+
+def test_rp_initiated_logout_signs_out_and_revokes(stack, demo, user_session, issue):
+    _, session = user_session
+    tokens = issue(session)
+    params = {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": f"{stack.url}/", "state": "s1"}
+    page = session.get(f"{stack.url}/o/logout/?{urlencode(params)}")
+    assert page.status_code == 200 and "Consumer demo" in page.text
+    done = flows.submit_form(session, page, {}, submit="allow", allow_redirects=False)
+    assert done.status_code == 303 and done.headers["Location"] == f"{stack.url}/?state=s1"
+    assert requests.get(f"{stack.url}/o/userinfo/",
+                        headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 401
+    assert flows.refresh(stack.url, demo, tokens["refresh_token"]).status_code == 400
+    assert "/accounts/login/" in session.get(f"{stack.url}/o/authorized_tokens/").url
+
+
+@pytest.mark.e2e
+def test_rp_initiated_logout_refuses_unregistered_redirect(stack, demo, demo_session):
+    request = flows.AuthorizationRequest(demo)
+    code = flows.code_from(flows.authorize(demo_session, stack.url, request))["code"]
+    id_token = flows.exchange_code(stack.url, request, code).json()["id_token"]
+    params = {"id_token_hint": id_token, "post_logout_redirect_uri": "https://evil.example/"}
+    r = demo_session.get(f"{stack.url}/o/logout/?{urlencode(params)}", allow_redirects=False)
+    assert 400 <= r.status_code < 500 and "Location" not in r.headers
