@@ -21,10 +21,8 @@ logger = logging.getLogger(__name__)
 MAX_ID = 2**63 - 1  # Postgres bigint: larger ids cannot exist and must not reach the database
 
 
-def _storable(value: str) -> str:
-    # Postgres text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+def _encodable(value: str) -> str:
+    # JSON can carry lone surrogates ("\ud800"), which cannot be stored as UTF-8.
     try:
         value.encode()
     except UnicodeEncodeError:
@@ -32,8 +30,11 @@ def _storable(value: str) -> str:
     return value
 
 
-Title = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_storable)]
-Body = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_storable)]
+# Postgres text cannot hold NUL characters; the pattern says so in the OpenAPI document too.
+NO_NUL = r"^[^\x00]*$"
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL), AfterValidator(_encodable)]
+Body = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL), AfterValidator(_encodable)]
+AuthorId = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
 
 
 # ---- schemas ----------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ def list_posts(
     request,
     page: int = Query(1, ge=1, le=100_000),
     page_size: int = Query(settings.POSTS_PAGE_SIZE, ge=1, le=100),
-    author: str | None = Query(None, max_length=255, description="only posts by this user id (`sub`)"),
+    author: AuthorId | None = Query(None, description="only posts by this user id (`sub`)"),
 ):
     posts = Post.objects.all()
     if author is not None:

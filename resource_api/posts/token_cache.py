@@ -11,7 +11,8 @@ Redis db 0 is shared with the auth server (contract 2 in docs/architecture.md):
 
 Keys hold the token's SHA-256, never the token. Every lookup reads the cached answer and the
 revocation marker in one round trip, so a revoked token is refused by every worker as soon as the
-marker is set; each worker also listens on the channel and drops the cached answer.
+marker is set; each worker also listens on the channel and drops the cached answer, and after its
+subscription was interrupted it drops every cached answer (it may have missed events).
 When Redis is unreachable every operation here logs and gives up, and callers introspect instead.
 """
 
@@ -102,24 +103,44 @@ def start_revocation_listener() -> threading.Thread:
     return thread
 
 
+def drop_all():
+    """Forget every cached answer: after a gap in the event stream some revocations may be missed."""
+    client = _redis()
+    for batch in _batched(client.scan_iter(match=CACHE_PREFIX + "*", count=1000), 1000):
+        client.unlink(*batch)
+
+
+def _batched(iterable, size):
+    batch = []
+    for item in iterable:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _listen_forever(reconnect_delay: float = 0.5):
-    connected = None
+    disconnected = False
     while True:
         try:
             pubsub = redis.Redis.from_url(settings.REDIS_URL, socket_keepalive=True,
                                           socket_connect_timeout=settings.REDIS_TIMEOUT).pubsub()
             pubsub.subscribe(REVOCATIONS_CHANNEL)
-            if connected is not True:
-                logger.info("listening for revocation events on %s", REVOCATIONS_CHANNEL)
-                connected = True
+            if disconnected:
+                # Events published while this worker was not listening are lost; the auth server's
+                # markers cover most cases, but not a Redis that restarted with its data yet lost them.
+                drop_all()
+                disconnected = False
+            logger.info("listening for revocation events on %s", REVOCATIONS_CHANNEL)
             for message in pubsub.listen():
                 if message["type"] == "message":
                     digest = message["data"].decode(errors="replace")
                     if _SHA256_HEX.match(digest):
                         drop(digest)
         except redis.RedisError as exc:
-            # Revocations announced meanwhile are still caught by the oauth2:revoked: markers.
-            if connected is not False:
+            if not disconnected:
                 logger.warning("revocation listener disconnected, reconnecting: %r", exc)
-                connected = False
+                disconnected = True
             time.sleep(reconnect_delay)

@@ -79,6 +79,7 @@ def test_client_credentials_token_reads_but_cannot_post(api, demo_token, client_
     ({"body": "no title"}, {"title"}),
     ({"title": 5, "body": None}, {"title", "body"}),
     ({"title": "nul \u0000 byte", "body": "ok"}, {"title"}),
+    ({"title": "ok", "body": "lone surrogate \ud800"}, {"body"}),
 ])
 def test_invalid_post_is_400_with_a_message_per_field(api, demo_token, payload, fields):
     response = api.post("/posts/", demo_token, json=payload)

@@ -1,32 +1,11 @@
 """The introspection cache in Redis: what is cached, for how long, under which key, and how often
 the API really calls the auth server (counted by the API's own introspection counter)."""
 
-import hashlib
-import time
 from datetime import timedelta
 
-import psutil
 import pytest
 
-CACHE_PREFIX = "posts_api:token:"
-COUNTER = "posts_api:introspections"
-
-
-def sha256(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def introspections(redis_client) -> int:
-    return int(redis_client.get(COUNTER) or 0)
-
-
-def wait_until(condition, timeout: float = 1.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
+from tests.resource_api.helpers import CACHE_PREFIX, api_workers, introspections, sha256, wait_until
 
 
 def test_second_request_with_same_token_makes_no_introspection_call(api, user_tokens, redis_client):
@@ -78,10 +57,6 @@ def test_expired_token_is_401_invalid_token(api, user_tokens, auth_orm):
     response = api.get("/posts/", token)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
-
-
-def api_workers(stack) -> list:
-    return psutil.Process(int(stack.pidfile("resource_api").read_text())).children()
 
 
 def test_revocation_message_drops_the_cached_answer(api, user_tokens, redis_client, stack):
