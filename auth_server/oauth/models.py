@@ -20,10 +20,12 @@ from oauth2_provider.models import (
 
 
 # A client secret is hashed with a fast hash (oauth.hashers), which is only safe for secrets with
-# far more entropy than any guessing can cover. The floor is what `secrets.token_urlsafe(32)`
-# gives (43 characters, 256 random bits); the server generates 128 characters (~760 bits).
+# far more entropy than any guessing can cover. The server generates 128 characters (~760 bits);
+# a secret set by other means must look at least as random as `secrets.token_urlsafe(32)`
+# (43 characters; the character-frequency bound below gives those ~205 bits and never less than ~185,
+# while a repeated pattern or a padded word scores far less).
 MIN_SECRET_LENGTH = 43
-MIN_SECRET_ENTROPY_BITS = 160
+MIN_SECRET_ENTROPY_BITS = 180
 
 
 def secret_entropy_bits(secret: str) -> float:
