@@ -4,7 +4,13 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
-threads = int(os.environ.get("GUNICORN_THREADS", 1))
+# Threads (gthread workers) overlap one request's database and Redis round trips with another's CPU
+# work, and keep nginx's upstream connections alive, which sync workers close after each request.
+# Measured with `make bench`: see docs/performance.md.
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+# Longer than nginx's upstream keepalive_timeout (60 s): nginx must never reuse a connection that
+# gunicorn is closing, or a POST sent on it fails with 502.
+keepalive = 75
 worker_tmp_dir = os.environ.get("GUNICORN_TMP_DIR") or None
 max_requests = 10000
 max_requests_jitter = 1000
