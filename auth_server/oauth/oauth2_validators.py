@@ -1,5 +1,7 @@
+import base64
+import binascii
 import hashlib
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from django.db import transaction
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
@@ -44,10 +46,18 @@ class OAuth2Validator(BaseValidator):
             self._audit_client_failure(request)
         return authenticated
 
-    @staticmethod
-    def _audit_client_failure(request):
-        client = request.client
-        audit("client_authentication_failed", client_id=client.client_id if client else request.client_id)
+    def _audit_client_failure(self, request):
+        audit("client_authentication_failed", client_id=self._claimed_client_id(request))
+
+    def _claimed_client_id(self, request):
+        """The client id the caller claimed (the secret is never looked at), cut to a loggable size."""
+        claimed = request.client_id
+        if not claimed and (basic := self._extract_basic_auth(request)):
+            try:
+                claimed = unquote_plus(base64.b64decode(basic, validate=True).decode().split(":", 1)[0])
+            except (binascii.Error, UnicodeDecodeError):
+                claimed = "(undecodable)"
+        return claimed[:100] if claimed else None
 
     # ---- bearer tokens ---------------------------------------------------------------------------
     def validate_bearer_token(self, token, scopes, request):
