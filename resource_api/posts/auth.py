@@ -118,13 +118,16 @@ class OAuth2(AuthBase):
     def required_scopes(self) -> list[str]:
         return [self.scope] if self.scope else []
 
+    def resolve(self, token: str) -> TokenInfo | None:
+        return token_info(token)
+
     def __call__(self, request):
         token = bearer_token(request)
         if token is None:
             if self.optional:
                 return ANONYMOUS
             raise BearerError(401)
-        info = token_info(token)
+        info = self.resolve(token)
         if info is None:
             raise BearerError(401, "invalid_token", "the access token is invalid, expired or revoked")
         if self.scope and self.scope not in info.scopes:

@@ -116,7 +116,8 @@ def test_me_shows_user_scopes_and_client(api, user_tokens, stack, client_token):
     me = api.get("/me/", user_tokens("profile read")["access_token"])
     assert me.status_code == 200, me.text
     body = me.json()
-    assert body["user"]["username"] == stack.env["DEMO_USERNAME"] and body["user"]["id"]
+    assert body["user"]["username"] == stack.env["DEMO_USERNAME"]
+    assert body["user"]["id"].isdigit()  # the stable `sub` (user pk), not the changeable username
     assert body["scopes"] == ["profile", "read"]
     assert body["client_id"] == stack.env["DEMO_CLIENT_ID"]
 
@@ -129,3 +130,8 @@ def test_public_is_open_personalized_with_a_token_and_refuses_a_bad_one(api, dem
     bad = api.get("/public/", "not-a-real-token")
     assert bad.status_code == 401
     assert bad.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+
+
+def test_benchmark_routes_are_off_by_default(api):
+    assert api.get("/_bench/noauth/posts/").status_code == 404
+    assert api.get("/_bench/dblookup/posts/").status_code == 404
