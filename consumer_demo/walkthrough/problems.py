@@ -6,7 +6,7 @@ readable page with the status code that fits, the exchanges involved, and where 
 
 from django.shortcuts import render
 
-from .client import Unreachable
+from .client import Refused, Unreachable
 
 SERVICE_NAMES = {"auth_server": "auth server", "resource_api": "posts API"}
 
@@ -46,6 +46,10 @@ class ProblemMiddleware:
             page = request.path.rstrip("/").rsplit("/", 1)[0] + "/"
             back = (page, "Back to where you were") if request.method == "POST" and page != "/" else ("/", "Start again")
             exception = unreachable(exception, back)
+        if isinstance(exception, Refused) and exception.server_failed:
+            exception = Problem(502, f"The auth server failed ({exception.error})",
+                                "It could not handle the demo's request; its log says why. Try again in a moment.",
+                                entries=[exception.entry] if exception.entry else [])
         if not isinstance(exception, Problem):
             return None
         return render(request, "walkthrough/problem.html", {"problem": exception}, status=exception.status)

@@ -149,7 +149,7 @@ def callback(request):
                           "You clicked “Deny” on the consent page, so the auth server sent your browser back "
                           "with error=access_denied instead of a code. The demo got no tokens and can do "
                           "nothing on your behalf: that is exactly what denying means.",
-                          "Start again and click “Authorize” to continue the walkthrough.")
+                          "Start again and click “Allow” to continue the walkthrough.")
         raise Problem(400, f"The auth server refused the request: {error}",
                       query.get("error_description") or "It gave no further description.")
     if not query.get("code"):
@@ -165,9 +165,7 @@ def callback(request):
     except Refused as exc:
         del session["pending"]
         if exc.server_failed:
-            raise Problem(502, f"The auth server failed ({exc.error})",
-                          "It could not handle the token request, and its log says why. Start again in a moment.",
-                          entries=client.entries) from exc
+            raise
         raise Problem(400, f"The auth server refused the code: {exc.error}",
                       exc.description,
                       "A code is valid for one minute and for one exchange only. Start again to get a new one.",
@@ -205,8 +203,8 @@ def replay_code(request, client: Client, completed: dict, url: str):
     consequence = []
     if tokens := request.session.get("tokens"):
         consequence = [
-            "Your current access token still works: this auth server did not revoke it."
-            if still_valid(request, client, tokens) else
+            "Your tokens still work: this auth server did not revoke them (the demo renewed them to check)."
+            if family_alive(request, client, tokens) else
             "The auth server also revoked the tokens it had issued from that code, since someone "
             "replaying a code may have stolen it (RFC 9700). The demo's tokens are dead: sign in again."
         ]
@@ -219,24 +217,27 @@ def replay_code(request, client: Client, completed: dict, url: str):
     )
 
 
-def still_valid(request, client: Client, tokens: dict) -> bool:
-    """Ask the auth server itself (UserInfo) whether the access token is still good; remember a no."""
-    if client.userinfo(tokens["access_token"]).status_code == 200:
-        return True
-    tokens["family_revoked"] = True
-    request.session.modified = True
-    return False
-
-
-def server_failed(exc: Refused) -> explain.Verdict:
-    return explain.Verdict("bad", f"The auth server failed ({exc.error})",
-                           ["It could not handle the request; its log says why. Try again in a moment."])
+def family_alive(request, client: Client, tokens: dict) -> bool:
+    """Whether the newest refresh token still works. On a revoked family this changes nothing; on a
+    live one it merely renews the tokens, so it is a safe question to ask after a replay or a reuse."""
+    try:
+        token = client.refresh(tokens["refresh_token"], label="Token request: is the newest refresh token still good?")
+    except Refused as exc:
+        if exc.server_failed:
+            raise
+        tokens["family_revoked"] = True
+        request.session.modified = True
+        return False
+    store_tokens(request, token, id_token=tokens["id_token"])
+    return True
 
 
 def claim_rows(claims: dict) -> list[dict]:
-    return [{"name": name, "value": value,
-             "when": explain.clock(value) if name in glossary.TIME_CLAIMS and isinstance(value, (int, float)) else "",
-             "help": glossary.ID_TOKEN_CLAIMS.get(name, "")} for name, value in claims.items()]
+    known = list(glossary.ID_TOKEN_CLAIMS)
+    ordered = sorted(claims, key=lambda name: known.index(name) if name in known else len(known))
+    return [{"name": name, "value": claims[name],
+             "when": explain.clock(claims[name]) if name in glossary.TIME_CLAIMS and isinstance(claims[name], int) else "",
+             "help": glossary.ID_TOKEN_CLAIMS.get(name, "")} for name in ordered]
 
 
 @require_GET
@@ -316,7 +317,7 @@ def refresh(request, client: Client, tokens: dict) -> explain.Verdict:
         token = client.refresh(tokens["refresh_token"])
     except Refused as exc:
         if exc.server_failed:
-            return server_failed(exc)
+            raise
         return explain.Verdict("bad", f"The auth server refused the refresh token: {exc.error}", [
             exc.description,
             "The refresh token is no longer valid: it was revoked (logout, or reuse of an older refresh "
@@ -345,18 +346,18 @@ def reuse_old_refresh_token(request, client: Client, tokens: dict) -> explain.Ve
         token = client.refresh(old, label="Token request with the OLD refresh token (a reuse)")
     except Refused as exc:
         if exc.server_failed:
-            return server_failed(exc)
+            raise
         refused = f"Refused as it should be: {exc.error}"
-        if still_valid(request, client, tokens):
+        rotated_away = "The old refresh token was rotated away in the last refresh, so the auth server rejects it."
+        if family_alive(request, client, tokens):
             return explain.Verdict("expected", refused, [
-                "The old refresh token was rotated away in the last refresh, so the auth server rejects it. "
-                "Your newest tokens still work.",
+                rotated_away, "Your newest tokens still work (the demo renewed them to check).",
             ])
         return explain.Verdict("expected", refused, [
-            "The old refresh token was rotated away in the last refresh, so the auth server rejects it.",
+            rotated_away,
             "A spent refresh token coming back means two parties hold the same token, one of them perhaps a "
-            "thief. So the auth server also revoked the whole family: the tokens the last refresh gave you are "
-            "dead too (the UserInfo check below says so). Call the API to see it refuse them, then sign in again.",
+            "thief. So the auth server also revoked the whole family: even the newest refresh token is refused "
+            "now (the second exchange below), and so are the access tokens. Sign in again to continue.",
         ])
     store_tokens(request, token, id_token=tokens["id_token"])
     return explain.Verdict("bad", "The auth server accepted a spent refresh token", [
