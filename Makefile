@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # auto: Docker Compose when an engine answers, otherwise the local stack. Or STACK=local / STACK=compose.
 STACK ?= auto
 
-.PHONY: help up down test status loadtest loadtest-ui bench
+.PHONY: help up down test status loadtest loadtest-ui bench ps logs clean certs base-images test-stack
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -20,17 +20,36 @@ $(VENV)/.installed: requirements-dev.txt auth_server/requirements.txt resource_a
 
 venv: $(VENV)/.installed ## Create the virtualenv and install system packages the stack needs
 
-up: venv ## Start the stack and wait until it is healthy (STACK=local|compose to choose)
-	$(PY) -m stack.local up
+up: venv ## Start the stack and wait until it is healthy (STACK=local|compose; SCALE="resource_api=3 auth_server=2")
+	$(PY) -m stack up --stack $(STACK) $(if $(SCALE),--scale $(SCALE))
 
 down: venv ## Stop the stack (data is kept)
-	$(PY) -m stack.local down
+	$(PY) -m stack down --stack $(STACK)
+
+ps: venv ## Show the stack's containers (or, for the local stack, which parts answer)
+	$(PY) -m stack ps --stack $(STACK)
+
+logs: venv ## Follow the stack's logs
+	$(PY) -m stack logs --stack $(STACK)
+
+clean: venv ## Delete the stack's data (database, Redis, OIDC key); asks first
+	$(PY) -m stack clean --stack $(STACK)
+
+certs: ## Self-signed certificate for TLS on https://localhost:8443 (Compose stack)
+	@docker/make-certs.sh
+
+base-images: ## Build stand-ins for the official base images, only where no registry is reachable (see docker/README.md)
+	@docker/ensure-engine.sh
+	@docker/base-images/build.sh
 
 status: venv ## Show which parts of the stack answer
 	$(PY) -m stack.local status
 
 test: venv ## Run the whole test suite against a throwaway stack it starts itself
 	$(PY) -m pytest
+
+test-stack: venv base-images certs ## Build and run the Compose stack in Docker, run the e2e suite against it, tear it down
+	$(PY) -m stack.compose_ci
 
 SCENARIO ?= api
 DURATION ?= 1m
