@@ -58,7 +58,10 @@ loadtest: venv ## Load-test the running stack: SCENARIO=token|refresh|api|journe
 	$(PY) -m loadtest.run --scenario $(SCENARIO) --duration $(DURATION) --users $(USERS) $(if $(RATE),--rate $(RATE))
 
 loadtest-ui: venv ## Locust's web UI (http://localhost:8089) against the running stack, every scenario to pick from
-	$(PY) -m locust -f loadtest/locustfile.py
+	$(PY) -m locust -f loadtest/locustfile.py --class-picker
 
 bench: venv ## Benchmark side by side on a throwaway stack; writes loadtest/reports/bench.md and bench.png
 	$(PY) -m loadtest.bench
+
+bench-growth: venv ## Benchmark with 1,000,000 expired tokens and cleartokens under traffic; writes loadtest/reports/growth.md
+	$(PY) -m loadtest.growth
