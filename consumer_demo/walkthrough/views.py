@@ -200,20 +200,19 @@ def replay_code(request, client: Client, completed: dict, url: str):
                   f"It answered error={exc.error}: an authorization code works once.")
     else:
         answer = "It accepted the code a second time, which it must not do (RFC 6749 §4.1.2)."
-    consequence = []
-    if tokens := request.session.get("tokens"):
-        consequence = [
-            "Your tokens still work: this auth server did not revoke them (the demo renewed them to check)."
-            if family_alive(request, client, tokens) else
-            "The auth server also revoked the tokens it had issued from that code, since someone "
-            "replaying a code may have stolen it (RFC 9700). The demo's tokens are dead: sign in again."
-        ]
+    consequence, next_step = [], ("/login/", "Back to your sign-in")
+    if (tokens := request.session.get("tokens")) and family_alive(request, client, tokens):
+        consequence = ["Your tokens still work: this auth server did not revoke them (the demo renewed them to check)."]
+    elif tokens:
+        consequence = ["The auth server also revoked the tokens it had issued from that code, since someone "
+                       "replaying a code may have stolen it (RFC 9700). The demo's tokens are dead: sign in again."]
+        next_step = ("/", "Sign in again")
     raise Problem(
         400, "This callback was already used",
         "You reloaded the callback page (or came back to it). Its address still holds the authorization "
         "code, which the demo had already exchanged for tokens, so the demo sent the code again to show "
         "what happens. " + answer, *consequence,
-        entries=client.entries, next_step=("/login/", "Back to your sign-in"),
+        entries=client.entries, next_step=next_step,
     )
 
 

@@ -29,6 +29,12 @@ def result(page):
     return page.locator("#result")
 
 
+def sign_in(page, stack):
+    page.wait_for_url("**/accounts/login/**")
+    page.locator("#id_username").fill(stack.env["DEMO_USERNAME"])
+    page.locator("#id_password").fill(stack.env["DEMO_PASSWORD"])
+
+
 @pytest.mark.e2e
 def test_walkthrough_from_home_page_to_logout(page, stack, screenshot):
     title = f"Walkthrough post {secrets.token_hex(4)}"
@@ -45,15 +51,20 @@ def test_walkthrough_from_home_page_to_logout(page, stack, screenshot):
         expect(page.locator("table.params th", has_text=parameter).first).to_be_visible()
     screenshot(page, "authorization-request")
 
-    # Step 2: sign in and consent at the auth server.
+    # Step 2: sign in and consent at the auth server; deny once, then allow.
     page.locator("#open-auth-server").click()
-    page.wait_for_url("**/accounts/login/**")
-    page.locator("#id_username").fill(stack.env["DEMO_USERNAME"])
-    page.locator("#id_password").fill(stack.env["DEMO_PASSWORD"])
+    sign_in(page, stack)
     screenshot(page, "auth-server-login")
     page.locator("button[type=submit]").click()
     page.wait_for_url("**/o/authorize/**")
     screenshot(page, "auth-server-consent")
+    page.locator("button[name=cancel]").click()
+    expect(page.get_by_role("heading", name="You denied access")).to_be_visible()
+    screenshot(page, "consent-denied")
+    page.get_by_role("link", name="Start again").click()
+    page.get_by_role("button", name="Prepare the authorization request").click()
+    page.locator("#open-auth-server").click()
+    page.wait_for_url("**/o/authorize/**")
     page.locator("button[name=allow]").click()
 
     # Steps 3 and 4: the callback, the token exchange and the verified ID token.
@@ -114,15 +125,36 @@ def test_walkthrough_from_home_page_to_logout(page, stack, screenshot):
 
 
 @pytest.mark.e2e
-def test_walkthrough_reads_well_on_a_phone(chromium, stack, screenshot):
-    """The pages reflow on a narrow screen: nothing wider than the viewport."""
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, device_scale_factor=2)
+def test_walkthrough_on_a_phone_and_a_reloaded_callback(chromium, stack, screenshot):
+    """The pages reflow on a narrow screen (nothing wider than it), and reloading the callback, which
+    sends the spent code again, is explained."""
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
+    page.set_default_timeout(15_000)
     try:
         page.goto(f"{stack.url}/")
         screenshot(page, "phone-home")
         page.get_by_role("button", name="Prepare the authorization request").click()
         screenshot(page, "phone-authorization-request")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.locator("#open-auth-server").click()
+        sign_in(page, stack)
+        page.locator("button[type=submit]").click()
+        page.locator("button[name=allow]").click()
+        page.wait_for_url("**/callback/**")
+        expect(page.get_by_role("heading", name="The auth server sent you back with a code")).to_be_visible()
+        screenshot(page, "phone-callback-and-tokens")
+
+        page.reload()
+        expect(page.get_by_role("heading", name="This callback was already used")).to_be_visible()
+        expect(page.locator("main")).to_contain_text("error=invalid_grant")
+        screenshot(page, "phone-callback-reloaded")
+        page.goto(f"{stack.url}/posts/")
+        page.get_by_role("button", name="List posts").click()
+        expect(result(page)).to_contain_text("401 Unauthorized")
+        screenshot(page, "phone-api-refuses-after-replay")
+
+        for path in ("/", "/login/", "/posts/", "/tokens/", "/timeline/"):
+            page.goto(f"{stack.url}{path}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"{path} is wider than the phone"
     finally:
         context.close()
