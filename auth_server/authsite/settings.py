@@ -31,6 +31,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "oauth.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "oauth.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -138,6 +139,11 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "CLIENT_SECRET_HASHER": "client-secret-sha256",
     "OAUTH2_VALIDATOR_CLASS": "oauth.oauth2_validators.OAuth2Validator",
+    # Repeated parameters are refused (oauth/backends.py).
+    "OAUTH2_BACKEND_CLASS": "oauth.backends.OAuthLibCore",
+    # Only the code, client-credentials and refresh grants exist at all (oauth/server.py).
+    "OAUTH2_SERVER_CLASS": "oauth.server.Server",
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
     "OIDC_ENABLED": True,
     # Only the code flow: hybrid response types would put tokens in the front channel.
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],

@@ -9,6 +9,7 @@ from oauth import health, views
 # DOT's redirects keep working); they are listed before DOT's urls, which fill in the rest.
 oauth_overrides = [
     path("authorize/", views.AuthorizationView.as_view(), name="authorize"),
+    path("token/", views.TokenView.as_view(), name="token"),
     path("introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
     path("applications/register/", views.ApplicationRegistration.as_view(), name="register"),
     path("applications/<slug:pk>/update/", views.ApplicationUpdate.as_view(), name="update"),

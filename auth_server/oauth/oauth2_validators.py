@@ -82,6 +82,13 @@ class OAuth2Validator(BaseValidator):
             )
         return challenge
 
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        # The consent form carries the challenge in a hidden field: DOT would issue a code without
+        # one if it were removed there. No challenge, no code (PKCE is required, RFC 9700 §2.1.1).
+        if not request.code_challenge:
+            raise errors.InvalidRequestError(description="Code challenge required.", request=request)
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
+
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         if super().validate_code(client_id, code, client, request, *args, **kwargs):
             return True

@@ -37,6 +37,13 @@ class AuthorizationView(dot_views.AuthorizationView):
         return super().form_valid(form)
 
 
+class TokenView(dot_views.TokenView):
+    """DOT's token endpoint without its device-flow shortcut: that grant isn't offered (oauth/server.py)."""
+
+    def post(self, request, *args, **kwargs):
+        return self.authorization_flow_token_response(request)
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class IntrospectTokenView(OAuthLibMixin, View):
     """RFC 7662 for confidential clients allowed the `introspection` scope (contract 1 of the brief).
@@ -54,11 +61,13 @@ class IntrospectTokenView(OAuthLibMixin, View):
             response = JsonResponse({"error": "invalid_client"}, status=401)
             response["WWW-Authenticate"] = 'Basic realm="introspection"'
             return response
-        token_value = request.POST.get("token")
-        if not token_value:
+        tokens = request.POST.getlist("token")
+        if len(tokens) != 1 or not tokens[0]:
             return JsonResponse(
-                {"error": "invalid_request", "error_description": "The token parameter is missing."}, status=400
+                {"error": "invalid_request", "error_description": "Send the token parameter exactly once."},
+                status=400,
             )
+        token_value = tokens[0]
         return JsonResponse(introspection(token_value))
 
     def _authenticated_client(self, request):
