@@ -65,14 +65,23 @@ class ComposeStack:
         return done.stdout or ""
 
     # ---- lifecycle -------------------------------------------------------------------------------
-    def up(self, scale: dict[str, int] | None = None, timeout: float = 300):
+    def up(self, scale: dict[str, int] | None = None, build: bool = True, timeout: float = 300):
         self.env  # creates .env on the first run
-        self.run("build", "--quiet")
-        self.run("up", "--detach", "--remove-orphans",
-                 *[f"--scale={service}={n}" for service, n in (scale or {}).items()])
+        if build:
+            self.run("build", "--quiet")
+        self.run("up", "--detach", "--remove-orphans", *scale_options(scale or {}))
         self.wait_healthy(timeout)
-        # nginx resolves a service name to its replicas' addresses when it loads its configuration;
-        # reloading makes it pick up replicas that were added or replaced since it started.
+        self.reload_nginx()
+
+    def scale(self, replicas: dict[str, int], timeout: float = 300):
+        """Change the number of replicas of running services, leaving everything else as it is."""
+        self.run("up", "--detach", "--no-deps", "--no-recreate", *scale_options(replicas), *replicas)
+        self.wait_healthy(timeout)
+        self.reload_nginx()
+
+    def reload_nginx(self):
+        """nginx resolves a service name to its replicas' addresses when it loads its configuration:
+        reloading makes it pick up replicas added or replaced since it started."""
         self.run("exec", "-T", "nginx", "nginx", "-s", "reload", capture=True)
         deadline = time.monotonic() + 30
         while not http_ok(f"{self.url}/o/.well-known/openid-configuration"):
@@ -118,3 +127,7 @@ class ComposeStack:
                 raise RuntimeError("the stack did not become healthy:\n  " + "\n  ".join(problems)
                                    + "\n" + self.logs()[-6000:])
             time.sleep(1)
+
+
+def scale_options(replicas: dict[str, int]) -> list[str]:
+    return [f"--scale={service}={n}" for service, n in replicas.items()]

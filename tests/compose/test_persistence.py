@@ -15,7 +15,7 @@ def test_data_survives_down_and_up(compose):
     jwks = requests.get(f"{url}/o/.well-known/jwks.json").json()
 
     compose.down()
-    compose.up()
+    compose.up(build=False)
 
     # Postgres (users, tokens, posts) and the OIDC signing key (its own volume) were kept.
     assert requests.get(f"{url}/api/posts/{post.json()['id']}/", headers=auth).json()["title"] == "kept"

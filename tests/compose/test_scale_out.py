@@ -11,9 +11,9 @@ SCALED = {"auth_server": (2, "/o/.well-known/openid-configuration"), "resource_a
 
 @pytest.fixture(scope="module")
 def scaled(compose):
-    compose.up(scale={service: n for service, (n, _) in SCALED.items()})
+    compose.scale({service: n for service, (n, _) in SCALED.items()})
     yield compose
-    compose.up(scale={service: 1 for service in SCALED})
+    compose.scale({service: 1 for service in SCALED})
 
 
 @pytest.mark.parametrize("service", SCALED)
