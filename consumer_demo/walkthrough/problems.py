@@ -4,6 +4,8 @@ Views raise `Problem` (or let the client's `Unreachable` through); the middlewar
 readable page with the status code that fits, the exchanges involved, and where to go next.
 """
 
+from functools import wraps
+
 from django.shortcuts import render
 
 from .client import Refused, Unreachable
@@ -12,13 +14,31 @@ SERVICE_NAMES = {"auth_server": "auth server", "resource_api": "posts API"}
 
 
 class Problem(Exception):
-    def __init__(self, status: int, title: str, *paragraphs: str, entries=(), next_step: tuple[str, str] = ("/", "Start again")):
+    def __init__(self, status: int, title: str, *paragraphs: str, entries=(),
+                 next_step: tuple[str, str] = ("/", "Start again")):
         super().__init__(title)
         self.status = status
         self.title = title
         self.paragraphs = paragraphs
         self.entries = list(entries)
         self.next_step = next_step
+
+
+def post_only(view):
+    """For the addresses behind the walkthrough's buttons: opened directly, they explain themselves."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method == "POST":
+            return view(request, *args, **kwargs)
+        problem = Problem(405, "This address belongs to a button",
+                          "It does something when one of the walkthrough's buttons sends its form; opening it "
+                          "in the address bar does nothing.")
+        response = render(request, "walkthrough/problem.html", {"problem": problem}, status=405)
+        response["Allow"] = "POST"
+        return response
+
+    return wrapper
 
 
 def unreachable(exc: Unreachable, next_step=("/", "Start again")) -> Problem:
@@ -44,7 +64,8 @@ class ProblemMiddleware:
         if isinstance(exception, Unreachable):
             # Actions are POSTs to /<page>/<action>/: send the visitor back to that page.
             page = request.path.rstrip("/").rsplit("/", 1)[0] + "/"
-            back = (page, "Back to where you were") if request.method == "POST" and page != "/" else ("/", "Start again")
+            from_button = request.method == "POST" and page != "/"
+            back = (page, "Back to where you were") if from_button else ("/", "Start again")
             exception = unreachable(exception, back)
         if isinstance(exception, Refused) and exception.server_failed:
             exception = Problem(502, f"The auth server failed ({exception.error})",

@@ -11,11 +11,11 @@ from django.conf import settings
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from . import explain, glossary
 from .client import REQUIRED_SCOPES, SCOPES, Client, InvalidIdToken, Refused
-from .problems import Problem
+from .problems import Problem, post_only
 from .timeline import Timeline, shorten
 
 # Ticked on the start page. "profile" is left out so that step 5 can show a 403.
@@ -99,7 +99,7 @@ def home(request):
     })
 
 
-@require_POST
+@post_only
 def start(request):
     chosen = request.POST.getlist("scope")
     scopes = [name for name in SCOPES if name in REQUIRED_SCOPES or name in chosen]
@@ -234,9 +234,8 @@ def family_alive(request, client: Client, tokens: dict) -> bool:
 def claim_rows(claims: dict) -> list[dict]:
     known = list(glossary.ID_TOKEN_CLAIMS)
     ordered = sorted(claims, key=lambda name: known.index(name) if name in known else len(known))
-    return [{"name": name, "value": claims[name],
-             "when": explain.clock(claims[name]) if name in glossary.TIME_CLAIMS and isinstance(claims[name], int) else "",
-             "help": glossary.ID_TOKEN_CLAIMS.get(name, "")} for name in ordered]
+    return [{"name": name, "value": claims[name], "help": glossary.ID_TOKEN_CLAIMS.get(name, ""),
+             "when": explain.clock(claims[name]) if name in glossary.TIME_CLAIMS else ""} for name in ordered]
 
 
 @require_GET
@@ -255,7 +254,7 @@ def posts(request):
     })
 
 
-@require_POST
+@post_only
 def posts_action(request, action: str):
     tokens = tokens_of(request)
     client = client_for(request)
@@ -272,14 +271,18 @@ def posts_action(request, action: str):
     else:
         raise Http404
     verdict = explain.api_verdict(response, tokens, who="The auth server" if action == "userinfo" else "The API")
-    listed = posts_in(response.json()) if action == "list" and response.status_code == 200 else None
+    listed = posts_in(response) if action == "list" and response.status_code == 200 else None
     return show_result(request, "posts", verdict, client, action=action, posts=listed)
 
 
-def posts_in(page) -> list[dict]:
+def posts_in(response) -> list[dict]:
     """The posts of one page of the API's list, whichever pagination envelope it uses."""
+    try:
+        page = response.json()
+    except ValueError:
+        return []
     items = page.get("items", page.get("results", [])) if isinstance(page, dict) else page
-    return [p for p in items if isinstance(p, dict)]
+    return [p for p in items if isinstance(p, dict)] if isinstance(items, list) else []
 
 
 # ---- step 6 --------------------------------------------------------------------------------
@@ -290,7 +293,7 @@ def tokens(request):
     })
 
 
-@require_POST
+@post_only
 def tokens_action(request, action: str):
     tokens = tokens_of(request)
     client = client_for(request)
@@ -377,7 +380,7 @@ def revoke(client: Client, tokens: dict) -> explain.Verdict:
     ])
 
 
-@require_POST
+@post_only
 def logout(request):
     """Forget the tokens here, then send the browser to the auth server to end its session too."""
     tokens = request.session.get("tokens")
@@ -396,7 +399,7 @@ def timeline(request):
     return render(request, "walkthrough/timeline.html", {"entries": Timeline(request.session).entries})
 
 
-@require_POST
+@post_only
 def timeline_clear(request):
     Timeline(request.session).clear()
     return see_other(reverse("timeline"))

@@ -42,12 +42,13 @@ def test_walkthrough_from_home_page_to_logout(page, stack, screenshot):
     # Step 1: the home page, scopes (profile left unticked), then the authorization URL explained.
     page.goto(f"{stack.url}/")
     expect(page.get_by_role("heading", name="Follow one sign-in from start to finish")).to_be_visible()
-    expect(page.locator("link[rel=stylesheet]")).to_have_attribute("href", "/static/consumer_demo/walkthrough/demo.css")
+    stylesheet = page.locator("link[rel=stylesheet]")
+    expect(stylesheet).to_have_attribute("href", "/static/consumer_demo/walkthrough/demo.css")
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgba(0, 0, 0, 0)", "no stylesheet"
     screenshot(page, "home")
     page.get_by_role("button", name="Prepare the authorization request").click()
     expect(page.get_by_role("heading", name="The address the demo is about to open")).to_be_visible()
-    for parameter in ("client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "nonce"):
+    for parameter in ("client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge_method"):
         expect(page.locator("table.params th", has_text=parameter).first).to_be_visible()
     screenshot(page, "authorization-request")
 

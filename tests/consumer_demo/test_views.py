@@ -102,6 +102,8 @@ def test_what_a_visitor_can_stumble_on_is_explained(visitor):
     assert (page.status_code, heading(page)) == (400, "Refused: the state does not match")
     page = visitor.http.post(f"{visitor.url}/start/", data={"scope": "read"})  # no CSRF token
     assert (page.status_code, heading(page)) == (403, "This form has expired")
+    page = visitor.get("/logout/")
+    assert (page.status_code, heading(page)) == (405, "This address belongs to a button")
     page = visitor.get("/no-such-page/")
     assert (page.status_code, heading(page)) == (404, "There is no such page")
 
