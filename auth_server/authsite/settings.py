@@ -117,6 +117,8 @@ RESTRICTED_SCOPES = {"introspection"}
 
 OIDC_KEY_FILE = Path(env("OIDC_KEY_FILE", default=str(BASE_DIR / "oidc-private.pem")))
 
+# django-oauth-toolkit. Every knob that differs from DOT's default says why; docs/auth-server.md
+# has the whole picture (and which test shows each rule).
 OAUTH2_PROVIDER = {
     "SCOPES": {
         "openid": "Confirm who you are (sign you in)",
@@ -130,13 +132,21 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": ["read"],
     # Per-client scope limits (Application.allowed_scopes), see oauth/scopes.py.
     "SCOPES_BACKEND_CLASS": "oauth.scopes.ApplicationScopes",
-    "PKCE_REQUIRED": True,
+    # Lifetimes. Access tokens are cached by resource servers and revocable through Redis events,
+    # so minutes, not DOT's 10 hours. Refresh tokens die REFRESH_TOKEN_EXPIRE_SECONDS after their
+    # last access token expired (DOT's default, None, keeps them forever).
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("ACCESS_TOKEN_EXPIRE_SECONDS", default=300),
     "ID_TOKEN_EXPIRE_SECONDS": env.int("ID_TOKEN_EXPIRE_SECONDS", default=300),
     "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("REFRESH_TOKEN_EXPIRE_SECONDS", default=14 * 24 * 3600),
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    # RFC 9700 §4.14: rotate refresh tokens; reusing a retired one revokes its whole family
+    # (DOT's default leaves reuse protection off). No grace period: a replay is a replay.
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    # PKCE for every client; S256 only (COMPLIANT_BCP_RFC9700_PKCE_METHOD below).
+    "PKCE_REQUIRED": True,
+    # Salted SHA-256 instead of PBKDF2 for the server-generated client secrets (oauth/hashers.py).
     "CLIENT_SECRET_HASHER": "client-secret-sha256",
     "OAUTH2_VALIDATOR_CLASS": "oauth.oauth2_validators.OAuth2Validator",
     # Repeated parameters are refused (oauth/backends.py).
@@ -144,13 +154,24 @@ OAUTH2_PROVIDER = {
     # Only the code, client-credentials and refresh grants exist at all (oauth/server.py).
     "OAUTH2_SERVER_CLASS": "oauth.server.Server",
     "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
+    # Every consent is asked for (DOT's default); the demo client has skip_authorization off too.
+    "REQUEST_APPROVAL_PROMPT": "force",
     "OIDC_ENABLED": True,
     # Only the code flow: hybrid response types would put tokens in the front channel.
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    # The issuer is fixed to the public URL, so no request header can change it (behind nginx,
+    # Host and X-Forwarded-* would otherwise decide it).
     "OIDC_ISS_ENDPOINT": f"{PUBLIC_URL}/o",
+    # RS256 key: generated on first start by `manage.py ensure_oidc_key`, never in git.
     "OIDC_RSA_PRIVATE_KEY": OIDC_KEY_FILE.read_text() if OIDC_KEY_FILE.exists() else "",
+    # RP-initiated logout: asks the user, revokes the user's tokens, redirects only to registered URIs.
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": True,
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": True,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    # http is allowed for the local stack (http://localhost); https everywhere else.
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    # DOT 3.4's RFC 9700 switches, all on (DOT's default only warns).
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
@@ -161,6 +182,7 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    # cleartokens deletes in batches with a pause, so it never holds long locks on the token tables.
     "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": env.int("CLEAR_EXPIRED_TOKENS_BATCH_SIZE", default=5000),
     "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL": env.float("CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL", default=0.05),
 }

@@ -97,6 +97,8 @@ def introspection(token_value: str) -> dict:
     }
     if token.user:
         answer |= {"username": token.user.get_username(), "sub": str(token.user.pk)}
+    if token.resource:  # RFC 8707 audience, for the resource server to check
+        answer["aud"] = token.resource
     return answer
 
 

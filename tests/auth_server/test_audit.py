@@ -83,3 +83,11 @@ def test_every_application_log_line_carries_the_request_id(stack, audit_log):
     response = requests.post(f"{stack.url}/o/token/", data={"grant_type": "nonsense"})
     lines = audit_log.events()
     assert lines and all(line["request_id"] == response.headers["X-Request-ID"] for line in lines)
+
+
+def test_client_sent_request_id_is_replaced_by_nginx(stack, audit_log):
+    """nginx assigns the id; a client can't plant one in the logs (forwarded headers are sanitized)."""
+    response = requests.post(f"{stack.url}/o/token/", data={"grant_type": "client_credentials"},
+                             auth=("someone", "wrong"), headers={"X-Request-ID": "planted-by-client"})
+    event = one(audit_log, "client_authentication_failed", client_id="someone")
+    assert event["request_id"] == response.headers["X-Request-ID"] != "planted-by-client"

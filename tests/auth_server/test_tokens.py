@@ -221,3 +221,33 @@ def test_introspection_refuses_get(stack, api_client, demo_session, issue):
     token = issue(demo_session)["access_token"]
     r = requests.get(f"{stack.url}/o/introspect/", params={"token": token}, auth=api_client.auth)
     assert r.status_code == 405
+
+
+# ---- storage and audience ---------------------------------------------------------------------------
+def test_tokens_are_stored_only_as_hashes(auth_orm, demo_session, issue):
+    """RFC 9700 token storage: a database dump holds no usable token."""
+    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+
+    tokens = issue(demo_session)
+    access = get_access_token_model().objects.get(token_checksum=sha256(tokens["access_token"]))
+    refresh = get_refresh_token_model().objects.get(token_checksum=sha256(tokens["refresh_token"]))
+    assert access.token == "" and refresh.token == ""
+
+
+@pytest.mark.e2e
+def test_audience_restricted_token(stack, api_client, demo, demo_session):
+    """RFC 9700 §2.3 / RFC 8707: a token can be bound to one resource server, which introspection tells."""
+    audience = f"{stack.url}/api/"
+    request = flows.AuthorizationRequest(demo, scope="read")
+    params = flows.code_from(flows.authorize(demo_session, stack.url, request, resource=audience))
+    tokens = flows.exchange_code(stack.url, request, params["code"]).json()
+    assert introspect(stack, api_client, tokens["access_token"]).json()["aud"] == [audience]
+
+    r = requests.post(f"{stack.url}/o/token/", auth=demo.auth, data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "resource": "https://other.example/"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_target"
+
+
+@pytest.mark.e2e
+def test_unbound_token_has_no_audience(stack, api_client, demo_session, issue):
+    assert "aud" not in introspect(stack, api_client, issue(demo_session)["access_token"]).json()
