@@ -76,7 +76,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # Users' passwords keep Django's PBKDF2. Client secrets, which the server generates with 384 bits
-# of entropy, use a salted SHA-256 (see docs/architecture.md, "Client secrets").
+# of entropy, use a salted SHA-256 (see docs/auth-server.md, "Client secrets").
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "oauth.hashers.ClientSecretSHA256Hasher",
