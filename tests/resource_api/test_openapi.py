@@ -35,7 +35,7 @@ def test_api_conforms_to_its_openapi_document(stack, demo_token):
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def conforms(case):
             case.call_and_validate(headers=headers)
 
