@@ -181,6 +181,11 @@ def _editable(request, post_id: int) -> Post:
     return post
 
 
+@api.get("/", include_in_schema=False)
+def index(request):
+    return {"name": api.title, "openapi": f"{settings.PUBLIC_URL}/api/openapi.json"}
+
+
 @api.get("/posts/", response={200: PostPage, **AUTH_ERRORS}, auth=OAuth2("read"), tags=["posts"],
          summary="List posts, newest first")
 def list_posts(
