@@ -1,7 +1,8 @@
 """What a visitor can cause, explained on the page instead of failing.
 
-Views raise `Problem` (or let the client's `Unreachable` through); the middleware renders it as a
-readable page with the status code that fits, the exchanges involved, and where to go next.
+Views raise `Problem` (or let the client's `Unreachable`, or a `Refused` that is a server failure,
+through); the middleware renders it as a readable page with the status code that fits, the exchanges
+involved, and where to go next.
 """
 
 from functools import wraps
@@ -47,8 +48,8 @@ def unreachable(exc: Unreachable, next_step=("/", "Start again")) -> Problem:
         503, f"The {name} did not answer",
         f"The demo tried to reach the {name} ({exc.entry.get('url') or 'its internal address'}) and got "
         f"{exc.entry['error']}. It is probably stopped or restarting.",
-        "Nothing was lost: the demo keeps your progress in its session. Start the service again "
-        "(`make up`) and retry the same step.",
+        "Nothing was lost: the demo keeps your progress in its session. Once the service is back "
+        "(make up starts whatever is missing), try again.",
         entries=[exc.entry], next_step=next_step,
     )
 
@@ -62,10 +63,13 @@ class ProblemMiddleware:
 
     def process_exception(self, request, exception):
         if isinstance(exception, Unreachable):
-            # Actions are POSTs to /<page>/<action>/: send the visitor back to that page.
+            # A page (the callback) can simply be tried again; an action, a POST to /<page>/<action>/,
+            # is retried from its page.
             page = request.path.rstrip("/").rsplit("/", 1)[0] + "/"
-            from_button = request.method == "POST" and page != "/"
-            back = (page, "Back to where you were") if from_button else ("/", "Start again")
+            if request.method != "POST":
+                back = (request.get_full_path(), "Try again")
+            else:
+                back = (page, "Back to where you were") if page != "/" else ("/", "Start again")
             exception = unreachable(exception, back)
         if isinstance(exception, Refused) and exception.server_failed:
             exception = Problem(502, f"The auth server failed ({exception.error})",

@@ -86,7 +86,9 @@ def visitor(stack) -> Visitor:
     return Visitor(stack)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running while it is open, and Django's ORM
+# (the auth_orm fixture of later tests) refuses to run under one.
+@pytest.fixture(scope="module")
 def chromium():
     from playwright.sync_api import sync_playwright
 

@@ -32,6 +32,7 @@ def test_auth_server_down_at_the_token_exchange_is_explained_and_retryable(visit
         assert page.status_code == 503
         assert heading(page) == "The auth server did not answer"
         assert "/o/token/" in page.text
+        assert "Try again" in page.text
     finally:
         stack.start_service("auth_server")
     retried = visitor.get(url)
