@@ -33,17 +33,25 @@ class TokenInfo:
     user_id: str | None
     username: str | None
     expires_at: int
+    # RFC 8707 resource indicators the token is bound to; empty = not bound to any.
+    audiences: tuple[str, ...] = ()
 
     @classmethod
     def from_introspection(cls, answer: dict) -> "TokenInfo":
         username = answer.get("username")
+        aud = answer.get("aud") or ()
         return cls(
             scopes=frozenset(str(answer.get("scope", "")).split()),
             client_id=answer.get("client_id", ""),
             user_id=answer.get("sub") or username,
             username=username,
             expires_at=int(answer.get("exp", 0)),
+            audiences=(aud,) if isinstance(aud, str) else tuple(aud),
         )
+
+    def valid_for(self, url: str) -> bool:
+        """Whether a token bound to resources (RFC 8707) may be used at `url` (prefix match, as DOT does)."""
+        return not self.audiences or any(url.startswith(aud.rstrip("/") + "/") for aud in self.audiences)
 
 
 class BearerError(Exception):
@@ -130,6 +138,8 @@ class OAuth2(AuthBase):
         info = self.resolve(token)
         if info is None:
             raise BearerError(401, "invalid_token", "the access token is invalid, expired or revoked")
+        if not info.valid_for(settings.PUBLIC_URL + request.path):
+            raise BearerError(401, "invalid_token", "the access token is meant for another resource")
         if self.scope and self.scope not in info.scopes:
             raise BearerError(403, "insufficient_scope", f"this operation needs the {self.scope} scope",
                               scope=self.scope)

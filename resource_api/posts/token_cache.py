@@ -35,7 +35,7 @@ REVOCATIONS_CHANNEL = "oauth2:revocations"
 INTROSPECTIONS_COUNTER = "posts_api:introspections"
 INACTIVE = {"active": False}
 # The fields of an introspection answer the API uses; nothing else is cached.
-CACHED_FIELDS = ("active", "scope", "exp", "client_id", "username", "sub")
+CACHED_FIELDS = ("active", "scope", "exp", "client_id", "username", "sub", "aud")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 logger = logging.getLogger(__name__)

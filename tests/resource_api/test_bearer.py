@@ -1,6 +1,9 @@
 """RFC 6750: how the API answers missing, malformed, invalid and under-scoped bearer tokens."""
 
 import pytest
+import requests
+
+from tests import flows
 
 pytestmark = pytest.mark.e2e
 
@@ -62,3 +65,17 @@ def test_missing_scope_is_403_insufficient_scope_naming_it(api, user_tokens, sco
         f'scope="{needed}"')
     assert response.json()["error"] == "insufficient_scope"
 
+
+
+@pytest.mark.parametrize("resource, status", [("{url}/api/", 200), ("{url}/api", 200), ("{url}/", 200),
+                                              ("{url}/apix/", 401), ("https://other.example/api/", 401)])
+def test_token_bound_to_another_resource_is_refused(api, stack, resource, status):
+    """RFC 8707: a token issued for another resource server must not work here."""
+    client = flows.loadtest_client(stack)
+    issued = requests.post(f"{stack.url}/o/token/", auth=client.auth, data={
+        "grant_type": "client_credentials", "scope": "read", "resource": resource.format(url=stack.url)})
+    assert issued.status_code == 200, issued.text
+    response = api.get("/posts/", issued.json()["access_token"])
+    assert response.status_code == status, response.text
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
