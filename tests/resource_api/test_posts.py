@@ -135,3 +135,9 @@ def test_public_is_open_personalized_with_a_token_and_refuses_a_bad_one(api, dem
 def test_benchmark_routes_are_off_by_default(api):
     assert api.get("/_bench/noauth/posts/").status_code == 404
     assert api.get("/_bench/dblookup/posts/").status_code == 404
+
+
+def test_api_root_points_to_the_openapi_document(api, stack):
+    response = api.get("/")
+    assert response.status_code == 200
+    assert response.json()["openapi"] == f"{stack.url}/api/openapi.json"
