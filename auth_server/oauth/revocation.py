@@ -65,26 +65,26 @@ def publish(checksum: str, expires, reason: str, **fields):
         logger.exception("revocation event not published", extra={"event": {"token_sha256": checksum}})
 
 
-def announce(token):
-    """Schedule the event for `token` unless it had expired anyway."""
-    if token.expires <= timezone.now():
+def announce(token, expires):
+    """Schedule the event for `token`, which would have lived until `expires`, unless that has passed."""
+    if expires <= timezone.now():
         return
     transaction.on_commit(functools.partial(
-        publish, token.token_checksum, token.expires, _reason.get(),
+        publish, token.token_checksum, expires, _reason.get(),
         application_id=token.application_id, user_id=token.user_id,
     ))
 
 
 def access_token_deleted(sender, instance, **kwargs):
-    announce(instance)
+    announce(instance, instance.expires)
 
 
 def access_token_saved(sender, instance, created, **kwargs):
     # An expiry moved into the past (e.g. edited in the admin) ends the token as surely as a delete.
     loaded = getattr(instance, "_loaded_expires", None)
-    if not created and loaded and loaded > timezone.now() >= instance.expires:
-        announce(instance.__class__(token_checksum=instance.token_checksum, expires=loaded,
-                                    application_id=instance.application_id, user_id=instance.user_id))
+    if not created and loaded and instance.expires <= timezone.now() < loaded:
+        announce(instance, loaded)
+    instance._loaded_expires = instance.expires
 
 
 def user_saved(sender, instance, created, **kwargs):

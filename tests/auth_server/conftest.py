@@ -99,7 +99,7 @@ class AuditLog:
             with self.path.open() as f:
                 f.seek(self.offset)
                 lines = [json.loads(line) for line in f if line.startswith("{")]
-            found = [e for e in lines if name is None or e.get("event") == name]
+            found = [e for e in lines if name is None or e.get("event") == name or e.get("message") == name]
             if found or time.monotonic() > deadline:
                 return found
             time.sleep(0.1)

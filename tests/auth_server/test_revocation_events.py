@@ -129,3 +129,19 @@ def test_expired_tokens_are_deleted_without_events(auth_orm, user_session, issue
     rows.delete()
     time.sleep(0.5)
     assert not revocation_events.pubsub.get_message(timeout=0.5)
+
+
+def test_revocation_stands_when_redis_is_down(stack, demo, user_session, issue, audit_log):
+    """Redis is for speed only: without it the revocation still commits and answers 200, never 500."""
+    _, session = user_session
+    tokens = issue(session)
+    stack.stop_redis()
+    try:
+        r = requests.post(f"{stack.url}/o/revoke_token/", data={"token": tokens["access_token"]}, auth=demo.auth)
+        assert r.status_code == 200
+        assert any(e["message"] == "revocation event not published" for e in audit_log.events())
+    finally:
+        stack.start_redis()
+    answer = requests.post(f"{stack.url}/o/introspect/", data={"token": tokens["access_token"]},
+                           auth=(stack.env["API_CLIENT_ID"], stack.env["API_CLIENT_SECRET"]))
+    assert answer.json() == {"active": False}
