@@ -40,9 +40,8 @@ def api_verdict(response: requests.Response, tokens: dict, expect_refusal: bool 
         if tokens.get("revoked"):
             why = ("You revoked this access token: the auth server told the API at once (a revocation event), "
                    "so the API refuses it although it has not expired.")
-        elif tokens.get("family_revoked"):
-            why = ("The auth server revoked this token together with the whole refresh-token family "
-                   "when the old refresh token was used again.")
+        elif cause := tokens.get("family_revoked"):
+            why = f"The auth server revoked this token, with the rest of its family, after {cause}."
         elif tokens.get("expires_at") and tokens["expires_at"] <= time.time():
             why = (f"The access token expired at {clock(tokens['expires_at'])}. Access tokens are short-lived "
                    "on purpose; use the refresh token (step 6) to get a new one without signing in again.")

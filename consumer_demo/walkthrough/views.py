@@ -201,7 +201,7 @@ def replay_code(request, client: Client, completed: dict, url: str):
     else:
         answer = "It accepted the code a second time, which it must not do (RFC 6749 §4.1.2)."
     consequence, next_step = [], ("/login/", "Back to your sign-in")
-    if (tokens := request.session.get("tokens")) and family_alive(request, client, tokens):
+    if (tokens := request.session.get("tokens")) and family_alive(request, client, tokens, "a replayed code"):
         consequence = ["Your tokens still work: this auth server did not revoke them (the demo renewed them to check)."]
     elif tokens:
         consequence = ["The auth server also revoked the tokens it had issued from that code, since someone "
@@ -216,15 +216,15 @@ def replay_code(request, client: Client, completed: dict, url: str):
     )
 
 
-def family_alive(request, client: Client, tokens: dict) -> bool:
-    """Whether the newest refresh token still works. On a revoked family this changes nothing; on a
-    live one it merely renews the tokens, so it is a safe question to ask after a replay or a reuse."""
+def family_alive(request, client: Client, tokens: dict, suspect: str) -> bool:
+    """Whether the newest refresh token still works after `suspect` (what may have revoked it). On a
+    revoked family this changes nothing; on a live one it merely renews the tokens."""
     try:
         token = client.refresh(tokens["refresh_token"], label="Token request: is the newest refresh token still good?")
     except Refused as exc:
         if exc.server_failed:
             raise
-        tokens["family_revoked"] = True
+        tokens["family_revoked"] = suspect
         request.session.modified = True
         return False
     store_tokens(request, token, id_token=tokens["id_token"])
@@ -351,7 +351,7 @@ def reuse_old_refresh_token(request, client: Client, tokens: dict) -> explain.Ve
             raise
         refused = f"Refused as it should be: {exc.error}"
         rotated_away = "The old refresh token was rotated away in the last refresh, so the auth server rejects it."
-        if family_alive(request, client, tokens):
+        if family_alive(request, client, tokens, "the reuse of a spent refresh token"):
             return explain.Verdict("expected", refused, [
                 rotated_away, "Your newest tokens still work (the demo renewed them to check).",
             ])
