@@ -169,8 +169,9 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": True,
     "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
-    # http is allowed for the local stack (http://localhost); https everywhere else.
-    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    # Redirect URIs must be https once the server itself is (RFC 9700 §2.1); the plain-http local
+    # stack (http://localhost) needs http ones.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if PUBLIC_URL.startswith("https://") else ["http", "https"],
     # DOT 3.4's RFC 9700 switches, all on (DOT's default only warns).
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
