@@ -140,7 +140,7 @@ def callback(request):
                ": no sign-in is in progress in this browser."),
             "The state is how the demo knows the redirect belongs to a sign-in you started here. A changed "
             "state means the link was tampered with or forged (cross-site request forgery), so the demo did "
-            "not send the code anywhere.",
+            "not send the code anywhere. (Started a newer sign-in in another tab? Only the latest one counts.)",
         )
     if error := query.get("error"):
         del session["pending"]

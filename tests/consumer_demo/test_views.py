@@ -83,11 +83,13 @@ def test_reloaded_callback_replays_the_code_and_says_what_happened(visitor):
 
 
 @pytest.mark.e2e
-def test_tampered_state_is_refused_before_the_code_is_sent(visitor):
+def test_tampered_state_or_issuer_is_refused_before_the_code_is_sent(visitor):
     url = visitor.callback_url()
     page = visitor.get(url.replace("state=", "state=forged", 1))
-    assert page.status_code == 400
-    assert heading(page) == "Refused: the state does not match"
+    assert (page.status_code, heading(page)) == (400, "Refused: the state does not match")
+    assert "/o/token/" not in page.text
+    page = visitor.get(url.replace("iss=http", "iss=https", 1))
+    assert (page.status_code, heading(page)) == (400, "Refused: the code comes from another issuer")
     assert "/o/token/" not in page.text
     assert visitor.get(url).status_code == 200, "the genuine callback still works: the code was never spent"
 
