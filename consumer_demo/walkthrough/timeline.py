@@ -46,6 +46,8 @@ def mask_headers(headers) -> list[tuple[str, str]]:
         if name.lower() == "authorization":
             scheme, _, credentials = value.partition(" ")
             value = f"Bearer {shorten(credentials)}" if scheme.lower() == "bearer" else f"{scheme} {MASK}"
+        elif name.lower() in ("cookie", "set-cookie"):
+            value = MASK
         masked.append((name, value))
     return masked
 
