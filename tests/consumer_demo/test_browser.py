@@ -10,9 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 
-
 @pytest.fixture
-def page(chromium, stack):
+def page(chromium):
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
