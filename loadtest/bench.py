@@ -21,7 +21,7 @@ address): with it, the token endpoint would measure the limit, not the server.
 
 Writes loadtest/reports/bench.md (tables, ratios, machine) and loadtest/reports/bench.png.
 
-    python -m loadtest.bench [--duration 10] [--rounds 2] [--users 16] [--rate 150]
+    python -m loadtest.bench [--duration 10] [--rounds 2] [--users 16] [--rate REQUESTS_PER_S]
 """
 
 # locust patches the standard library for gevent: it must come first.
@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import os
 import platform
+import runpy
 import secrets
 import shutil
 import subprocess
@@ -160,23 +161,42 @@ def user_class(variant: Variant, host: str, rate_per_user: float | None):
     })
 
 
-def measure(variant: Variant, stack: LocalStack, users: int, seconds: float, warmup: float,
-            rate: float | None = None) -> Result:
+@contextlib.contextmanager
+def load(variant: Variant, stack: LocalStack, users: int, warmup: float = 2, rate: float | None = None):
+    """Locust users sending `variant` until the block ends; statistics start after the warm-up."""
     env = Environment(user_classes=[user_class(variant, stack.url, rate / users if rate else None)])
     runner = env.create_local_runner()
     runner.start(users, spawn_rate=users)
     gevent.sleep(warmup)
-    processes = stack_processes(stack)
     env.stats.reset_all()
-    started, cpu_before = time.monotonic(), cpu_seconds(processes)
-    gevent.sleep(seconds)
-    total = env.stats.total
-    elapsed, cpu = time.monotonic() - started, cpu_seconds(processes) - cpu_before
-    result = Result(total.num_requests / elapsed, total.num_requests, total.num_failures,
-                    total.get_response_time_percentile(0.5), total.get_response_time_percentile(0.95),
-                    total.get_response_time_percentile(0.99), 1000 * cpu / max(total.num_requests, 1))
-    runner.quit()
-    return result
+    try:
+        yield env
+    finally:
+        runner.quit()
+
+
+class Meter:
+    """Requests, latencies and the stack's CPU time from now until `result()`."""
+
+    def __init__(self, env: Environment, stack: LocalStack):
+        self.env, self.processes = env, stack_processes(stack)
+        env.stats.reset_all()
+        self.started, self.cpu = time.monotonic(), cpu_seconds(self.processes)
+
+    def result(self) -> Result:
+        total = self.env.stats.total
+        elapsed, cpu = time.monotonic() - self.started, cpu_seconds(self.processes) - self.cpu
+        return Result(total.num_requests / elapsed, total.num_requests, total.num_failures,
+                      total.get_response_time_percentile(0.5), total.get_response_time_percentile(0.95),
+                      total.get_response_time_percentile(0.99), 1000 * cpu / max(total.num_requests, 1))
+
+
+def measure(variant: Variant, stack: LocalStack, users: int, seconds: float, warmup: float = 2,
+            rate: float | None = None) -> Result:
+    with load(variant, stack, users, warmup, rate) as env:
+        meter = Meter(env, stack)
+        gevent.sleep(seconds)
+        return meter.result()
 
 
 def peak(variants: list[Variant], stack: LocalStack, users: int, seconds: float, rounds: int) -> dict[str, Result]:
@@ -216,6 +236,8 @@ def machine() -> dict[str, str]:
         "kernel": f"{platform.system()} {platform.release()}",
         "Python": platform.python_version(),
         "Postgres": postgres,
+        "gunicorn, per service": "{workers} workers × {threads} threads".format(
+            **runpy.run_path(str(ROOT / "auth_server" / "gunicorn.conf.py"))),
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
@@ -316,7 +338,8 @@ def main():
     parser.add_argument("--duration", type=float, default=10, help="seconds per measurement (after 2 s warm-up)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--users", type=int, default=16, help="concurrent closed-loop users")
-    parser.add_argument("--rate", type=float, default=150, help="requests/s of the fixed-rate latency run")
+    parser.add_argument("--rate", type=float, help="requests/s of the fixed-rate latency run "
+                        "(default: half the lowest peak measured in (a) and (b), without PBKDF2)")
     args = parser.parse_args()
     REPORTS.mkdir(exist_ok=True)
     info = machine()
@@ -354,7 +377,9 @@ def main():
         api_keys = [k for k in ("api_cached", "api_noauth", "api_dblookup") if k in variants]
         api = peak([variants[k] for k in api_keys], stack, args.users, args.duration, args.rounds)
         print("(c) fixed rate", flush=True)
-        fixed = fixed_rate([variants[k] for k in ("token_fast", *api_keys)], stack, args.rate, args.duration)
+        fixed_keys = ("token_fast", *api_keys)
+        args.rate = args.rate or round(min({**token, **api}[k].rps for k in fixed_keys) / 2, -1) or 10
+        fixed = fixed_rate([variants[k] for k in fixed_keys], stack, args.rate, args.duration)
 
     png, md = REPORTS / "bench.png", REPORTS / "bench.md"
     chart(token, api, fixed, variants, args.rate, png)
