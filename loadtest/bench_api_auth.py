@@ -23,6 +23,8 @@ OVERRIDES = {
     "BENCHMARK_ROUTES": "1",
     # One token serves the whole run.
     "ACCESS_TOKEN_EXPIRE_SECONDS": "3600",
+    # A worker recycled mid-run would take its CPU time with it (and pay a restart).
+    "GUNICORN_MAX_REQUESTS": "0",
 }
 
 
