@@ -4,7 +4,7 @@ same list with authentication switched off, measured in one run, through nginx, 
 The stack is started with BENCHMARK_ROUTES=1, which mounts the list without authentication at
 /api/_bench/noauth/posts/ (never enabled by `make up` or Compose). Both variants return the same
 page of 20 posts; the only difference is the bearer-token check (one Redis MGET on a cache hit).
-Variants are measured in interleaved rounds (median kept) by locust's FastHttpUser in this process,
+Variants are measured in interleaved rounds (best kept) by locust's FastHttpUser in this process,
 so the ratio is the result; the absolute numbers belong to this machine.
 
     python -m loadtest.bench_api_auth [--duration 10] [--rounds 3] [--users 16]
@@ -54,7 +54,7 @@ def main():
     ratio = with_token.rps / without.rps
     # CPU time of the stack per request is hardly moved by whatever else runs on the machine.
     cpu_ratio = without.cpu_ms / with_token.cpu_ms
-    print(f"\nGET /api/posts/ through nginx, {args.users} users, median of {args.rounds} rounds of {args.duration:.0f} s:")
+    print(f"\nGET /api/posts/ through nginx, {args.users} users, best of {args.rounds} rounds of {args.duration:.0f} s:")
     print(f"  cached token       {with_token.rps:8.1f} req/s  {with_token.cpu_ms:6.2f} CPU ms/request")
     print(f"  no authentication  {without.rps:8.1f} req/s  {without.cpu_ms:6.2f} CPU ms/request")
     print(f"  ratio              {ratio:8.3f}  (from CPU time per request: {cpu_ratio:.3f}; "
