@@ -322,8 +322,8 @@ def refresh(request, client: Client, tokens: dict) -> explain.Verdict:
             raise
         return explain.Verdict("bad", f"The auth server refused the refresh token: {exc.error}", [
             exc.description,
-            "The refresh token is no longer valid: it was revoked (logout, or reuse of an older refresh "
-            "token), or it expired. Sign in again to get new tokens.",
+            "The refresh token is no longer valid: it was revoked (with its access token, by a logout, or "
+            "after a spent refresh token came back), or it expired. Sign in again to get new tokens.",
         ])
     old = dict(tokens)
     store_tokens(request, token, id_token=old["id_token"])
@@ -373,6 +373,8 @@ def revoke(client: Client, tokens: dict) -> explain.Verdict:
         return explain.Verdict("bad", f"The auth server answered {response.status_code}",
                                ["The token was not revoked; see the answer below."])
     tokens["revoked"] = True
+    # Showing reuse protection needs a live family: after a revocation its outcome would prove nothing.
+    tokens.pop("previous_refresh_token", None)
     return explain.Verdict("ok", "Access token revoked", [
         "The auth server answered 200 (it always does, so that nobody can probe which tokens exist) and "
         "marked the token revoked. It also told the posts API, which forgets its cached answer for it.",
