@@ -11,6 +11,7 @@ oauth_overrides = [
     path("authorize/", views.AuthorizationView.as_view(), name="authorize"),
     path("token/", views.TokenView.as_view(), name="token"),
     path("introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
+    path("authorized_tokens/", views.AuthorizedTokensListView.as_view(), name="authorized-token-list"),
     path("applications/register/", views.ApplicationRegistration.as_view(), name="register"),
     path("applications/<slug:pk>/update/", views.ApplicationUpdate.as_view(), name="update"),
     path("applications/<slug:pk>/reset-secret/", views.ApplicationSecretReset.as_view(), name="reset-secret"),

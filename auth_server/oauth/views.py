@@ -4,9 +4,11 @@ import calendar
 import hashlib
 
 from django.contrib.auth import views as auth_views
+from django.db.models import Q
 from django.forms.models import modelform_factory
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -100,6 +102,14 @@ def introspection(token_value: str) -> dict:
     if token.resource:  # RFC 8707 audience, for the resource server to check
         answer["aud"] = token.resource
     return answer
+
+
+class AuthorizedTokensListView(dot_views.AuthorizedTokensListView):
+    """The user's connected apps: tokens still usable, directly or through their refresh token."""
+
+    def get_queryset(self):
+        usable = Q(expires__gt=timezone.now()) | Q(refresh_token__isnull=False, refresh_token__revoked__isnull=True)
+        return super().get_queryset().filter(usable).order_by("-created")
 
 
 class LogoutView(auth_views.LogoutView):

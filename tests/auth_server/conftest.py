@@ -4,7 +4,6 @@ import hashlib
 import json
 import secrets
 import time
-from contextlib import contextmanager
 
 import pytest
 import redis
