@@ -12,7 +12,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", 4))
 # gunicorn is closing, or a POST sent on it fails with 502.
 keepalive = 75
 worker_tmp_dir = os.environ.get("GUNICORN_TMP_DIR") or None
-max_requests = 10000
+# Workers are recycled now and then (a guard against leaks); 0 turns it off, as benchmarks do.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 10000))
 max_requests_jitter = 1000
 graceful_timeout = 10
 timeout = 30

@@ -56,6 +56,8 @@ BENCH_OVERRIDES = {
     "AUTH_RATE_BURST": "100000",
     # One token serves the whole run; the API's cache keeps it for TOKEN_CACHE_MAX_TTL anyway.
     "ACCESS_TOKEN_EXPIRE_SECONDS": "3600",
+    # A worker recycled mid-measurement would take its CPU time (and a restart) into the numbers.
+    "GUNICORN_MAX_REQUESTS": "0",
     # Opt-in routes of resource_api used only here: the post list without authentication, and
     # with a database lookup of the token per request.
     "BENCHMARK_ROUTES": "1",
