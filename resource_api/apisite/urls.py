@@ -1,7 +1,7 @@
 from django.urls import path
 
 from posts import health
-from posts.api import api, not_found
+from posts.api import api, not_found, server_error
 
 urlpatterns = [
     path("healthz", health.healthz),
@@ -10,3 +10,4 @@ urlpatterns = [
 ]
 
 handler404 = not_found
+handler500 = server_error

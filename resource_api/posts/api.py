@@ -9,7 +9,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, NinjaAPI, Path, Query, Schema
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 from pydantic import AfterValidator, StringConstraints
 
@@ -136,8 +136,7 @@ def _unavailable(request, what: str):
 @api.exception_handler(BearerError)
 def bearer_error(request, exc: BearerError):
     response = api.create_response(request, exc.body, status=exc.status)
-    if exc.status in (401, 403):
-        response["WWW-Authenticate"] = exc.challenge
+    response["WWW-Authenticate"] = exc.challenge
     return response
 
 
@@ -166,8 +165,12 @@ def invalid_input(request, exc: ValidationError):
 
 
 def not_found(request, exception=None):
-    """Django's 404 for /api/ paths no operation matches, as JSON like the rest of the API."""
+    """Django's 404 for paths no operation matches, as JSON like the rest of the API."""
     return JsonResponse({"detail": "Not Found"}, status=404)
+
+
+def server_error(request):
+    return JsonResponse({"detail": "Server Error"}, status=500)
 
 
 # ---- operations -------------------------------------------------------------------------------
@@ -177,7 +180,7 @@ PostId = Annotated[int, Path(ge=1, le=MAX_ID)]
 def _editable(request, post_id: int) -> Post:
     post = get_object_or_404(Post, pk=post_id)
     if post.author != request.auth.user_id:
-        raise BearerError(403, description="only the author can change or delete this post")
+        raise HttpError(403, "only the author can change or delete this post")
     return post
 
 

@@ -39,6 +39,7 @@ def test_malformed_bearer_header_is_400_invalid_request(api, header):
     response = api.get("/posts/", headers={"Authorization": header.encode("utf-8")})
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_request"
+    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_request"')
 
 
 def test_token_in_query_string_is_refused(api, demo_token):

@@ -56,6 +56,7 @@ def test_only_the_author_may_change_or_delete(api, demo_token, admin_token):
                      api.delete(f"/posts/{post['id']}/", admin_token)):
         assert response.status_code == 403
         assert "author" in response.json()["detail"]
+        assert "WWW-Authenticate" not in response.headers  # the token is fine; the post is not theirs
     assert api.get(f"/posts/{post['id']}/", admin_token).json()["title"] == post["title"]
 
 
