@@ -38,10 +38,11 @@ def main():
     elif args.command == "up":
         local("up")
     elif args.command == "down":
-        # Whichever stack is running: stopping one that is not is harmless.
-        local("down")
         if use_compose:
             compose.down()
+        # The local stack too if it runs (started with STACK=local while an engine answers).
+        if not use_compose or any((LOCAL_STATE / "run").glob("*.pid")):
+            local("down")
     elif args.command == "ps" and use_compose:
         compose.run("ps")
     elif args.command == "ps":
@@ -55,7 +56,8 @@ def main():
         what = "the Compose stack's volumes and .state/" if use_compose else ".state/"
         if not args.yes and input(f"Delete all data of the stack ({what}): database, Redis, OIDC key? [y/N] ") != "y":
             sys.exit("nothing deleted")
-        local("down")
+        if (LOCAL_STATE / "run").exists():
+            local("down")
         shutil.rmtree(LOCAL_STATE, ignore_errors=True)
         if use_compose:
             compose.down(volumes=True)

@@ -57,18 +57,21 @@ class ComposeStack:
         return [*self.command, "--project-directory", str(ROOT), "--file", str(ROOT / "docker-compose.yml"),
                 "--env-file", str(self.env_file), *project, *args]
 
-    def run(self, *args: str, capture: bool = False) -> str:
+    def run(self, *args: str, capture: bool = False, quiet: bool = False) -> str:
+        """Run a Compose command; `capture` returns its output, `quiet` shows it only if it fails."""
         done = subprocess.run(self.argv(*args), cwd=ROOT, text=True,
-                              stdout=subprocess.PIPE if capture else None)
+                              stdout=subprocess.PIPE if capture or quiet else None,
+                              stderr=subprocess.PIPE if quiet else None)
         if done.returncode:
-            raise RuntimeError(f"{' '.join(self.argv(*args))} failed ({done.returncode})")
+            shown = f"\n{done.stdout}{done.stderr}" if quiet else ""
+            raise RuntimeError(f"{' '.join(self.argv(*args))} failed ({done.returncode}){shown}")
         return done.stdout or ""
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def up(self, scale: dict[str, int] | None = None, build: bool = True, timeout: float = 300):
         self.env  # creates .env on the first run
         if build:
-            self.run("build", "--quiet")
+            self.run("build", quiet=True)
         self.run("up", "--detach", "--remove-orphans", *scale_options(scale or {}))
         self.wait_healthy(timeout)
         self.reload_nginx()
@@ -82,7 +85,7 @@ class ComposeStack:
     def reload_nginx(self):
         """nginx resolves a service name to its replicas' addresses when it loads its configuration:
         reloading makes it pick up replicas added or replaced since it started."""
-        self.run("exec", "-T", "nginx", "nginx", "-s", "reload", capture=True)
+        self.run("exec", "-T", "nginx", "nginx", "-s", "reload", quiet=True)
         deadline = time.monotonic() + 30
         while not http_ok(f"{self.url}/o/.well-known/openid-configuration"):
             if time.monotonic() > deadline:
