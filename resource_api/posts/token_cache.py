@@ -122,23 +122,25 @@ def _batched(iterable, size):
 
 
 def _listen_forever(reconnect_delay: float = 0.5):
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_keepalive=True,
+                                  socket_connect_timeout=settings.REDIS_TIMEOUT)
     disconnected = False
     while True:
         try:
-            pubsub = redis.Redis.from_url(settings.REDIS_URL, socket_keepalive=True,
-                                          socket_connect_timeout=settings.REDIS_TIMEOUT).pubsub()
-            pubsub.subscribe(REVOCATIONS_CHANNEL)
-            if disconnected:
-                # Events published while this worker was not listening are lost; the auth server's
-                # markers cover most cases, but not a Redis that restarted with its data yet lost them.
-                drop_all()
-                disconnected = False
-            logger.info("listening for revocation events on %s", REVOCATIONS_CHANNEL)
-            for message in pubsub.listen():
-                if message["type"] == "message":
-                    digest = message["data"].decode(errors="replace")
-                    if _SHA256_HEX.match(digest):
-                        drop(digest)
+            with client.pubsub() as pubsub:
+                pubsub.subscribe(REVOCATIONS_CHANNEL)
+                if disconnected:
+                    # Events published while this worker was not subscribed are lost. The markers
+                    # cover them unless Redis was down when the auth server wrote them, and a Redis
+                    # restarted from disk would still hold the cached answers: forget them all.
+                    drop_all()
+                    disconnected = False
+                logger.info("listening for revocation events on %s", REVOCATIONS_CHANNEL)
+                for message in pubsub.listen():
+                    if message["type"] == "message":
+                        digest = message["data"].decode(errors="replace")
+                        if _SHA256_HEX.match(digest):
+                            drop(digest)
         except redis.RedisError as exc:
             if not disconnected:
                 logger.warning("revocation listener disconnected, reconnecting: %r", exc)

@@ -2,10 +2,13 @@
 
 import time
 
+import pytest
 import requests
 
 from tests import flows
 from tests.resource_api.helpers import sha256
+
+pytestmark = pytest.mark.e2e  # all but the ORM deletion need nothing but HTTP
 
 
 def rejected_within(api, token: str, seconds: float = 1.0) -> float | None:
