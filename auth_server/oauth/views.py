@@ -73,6 +73,7 @@ class IntrospectTokenView(OAuthLibMixin, View):
         return JsonResponse(introspection(token_value))
 
     def _authenticated_client(self, request):
+        # DOT's own check would also accept credentials in the body; contract 1 is HTTP Basic only.
         core = self.get_oauthlib_core()
         oauth_request = OAuthlibRequest(*core._extract_params(request))
         validator = core.server.request_validator

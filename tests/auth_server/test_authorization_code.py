@@ -222,3 +222,14 @@ def test_login_and_consent_cannot_be_framed(stack, demo, demo_session, path):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example/"])
+def test_login_is_no_open_redirector(stack, target):
+    """RFC 9700 §4.11: `next` after sign-in only ever points back into this server."""
+    session = requests.Session()
+    page = session.get(f"{stack.url}/accounts/login/", params={"next": target})
+    done = flows.submit_form(session, page, {"username": stack.env["DEMO_USERNAME"],
+                                             "password": stack.env["DEMO_PASSWORD"]}, allow_redirects=False)
+    assert done.status_code == 303 and done.headers["Location"] == "/o/authorized_tokens/"
