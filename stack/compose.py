@@ -93,7 +93,7 @@ class ComposeStack:
             time.sleep(0.2)
 
     def down(self, volumes: bool = False):
-        self.run("down", "--remove-orphans", *(["--volumes"] if volumes else []))
+        self.run("down", "--remove-orphans", *(["--volumes"] if volumes else []), quiet=True)
 
     def logs(self, *services: str) -> str:
         return self.run("logs", "--no-color", *services, capture=True)
