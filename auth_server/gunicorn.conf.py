@@ -20,3 +20,6 @@ timeout = 30
 # nginx writes the access log (with the request id); the app logs its own structured events.
 accesslog = None
 errorlog = "-"
+# gunicorn's runtime control socket is unused here, and its default path (~/.gunicorn) would be
+# shared by every service on one machine and missing for the containers' home-less user.
+control_socket_disable = True

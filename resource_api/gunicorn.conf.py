@@ -27,3 +27,6 @@ def post_worker_init(worker):
     from posts.token_cache import start_revocation_listener
 
     start_revocation_listener()
+# gunicorn's runtime control socket is unused here, and its default path (~/.gunicorn) would be
+# shared by every service on one machine and missing for the containers' home-less user.
+control_socket_disable = True
