@@ -1,6 +1,8 @@
 from django.urls import path
 
-from walkthrough import health, views
+from walkthrough import health, problems, views
+
+handler500 = problems.server_error
 
 urlpatterns = [
     path("healthz", health.healthz),

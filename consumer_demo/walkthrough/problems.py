@@ -5,8 +5,10 @@ through); the middleware renders it as a readable page with the status code that
 involved, and where to go next.
 """
 
+import sys
 from functools import wraps
 
+import redis
 from django.shortcuts import render
 
 from .client import Refused, Unreachable
@@ -86,3 +88,18 @@ def csrf_failure(request, reason=""):
                       "The demo could not match the form you sent to your session: the session expired, its "
                       "cookie was deleted, or the form came from another site. Nothing was done.")
     return render(request, "walkthrough/problem.html", {"problem": problem}, status=403)
+
+
+def server_error(request):
+    """handler500. Sessions live in Redis and are read and saved by middleware, outside any view, so
+    an unavailable Redis surfaces here: that is an outage to explain (503), not a bug."""
+    if not isinstance(sys.exc_info()[1], redis.RedisError):
+        return render(request, "500.html", status=500)
+    problem = Problem(503, "The demo's session store is unavailable",
+                      "The demo keeps each visitor's progress (tokens, timeline) in Redis, which did not "
+                      "answer. It is probably stopped or restarting.",
+                      "Once Redis is back (make up starts whatever is missing), try again.",
+                      next_step=(request.get_full_path(), "Try again"))
+    response = render(request, "walkthrough/problem.html", {"problem": problem}, status=503)
+    response["Retry-After"] = "5"
+    return response

@@ -72,3 +72,19 @@ def test_expired_access_token_is_explained_and_a_refresh_recovers(visitor, stack
     assert "expired at" in text_of(visitor.get("/tokens/")), "the token card says so too"
     assert "New tokens" in text_of(visitor.post("/tokens/refresh/"))
     assert "The API answered 200" in text_of(visitor.post("/posts/list/"))
+
+
+def test_session_store_down_is_explained_and_recovers(visitor, stack):
+    visitor.signed_in()
+    visitor.get("/")  # the CSRF cookie, while the session store still answers
+    stack.stop_redis()
+    try:
+        # Django reads an unreachable cache session as empty; saving the next step is what fails.
+        page = visitor.post("/start/", {"scope": ["read"]}, allow_redirects=False)
+        assert page.status_code == 503
+        assert page.headers["Retry-After"] == "5"
+        assert heading(page) == "The demo's session store is unavailable"
+        assert "Traceback" not in page.text
+    finally:
+        stack.start_redis()
+    assert visitor.get("/").status_code == 200
