@@ -3,7 +3,6 @@ import binascii
 import hashlib
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
-from django.db import transaction
 from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as BaseValidator
 from oauthlib.oauth2.rfc6749 import errors
@@ -117,14 +116,18 @@ class OAuth2Validator(BaseValidator):
             return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
 
     # ---- issuing ---------------------------------------------------------------------------------
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        # Inside DOT's transaction: the code's checksum is stored with the tokens issued from it.
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        if request.grant_type == "authorization_code" and token.get("refresh_token"):
+            RefreshToken.objects.filter(
+                token_checksum=sha256(token["refresh_token"]), revoked__isnull=True
+            ).update(code_checksum=sha256(request.code))
+
     def save_bearer_token(self, token, request, *args, **kwargs):
         # Rotation deletes the access token issued with the refresh token that is being used.
-        with transaction.atomic(), revocation_reason("refresh_token_rotated"):
+        with revocation_reason("refresh_token_rotated"):
             super().save_bearer_token(token, request, *args, **kwargs)
-            if request.grant_type == "authorization_code" and token.get("refresh_token"):
-                RefreshToken.objects.filter(
-                    token_checksum=sha256(token["refresh_token"]), revoked__isnull=True
-                ).update(code_checksum=sha256(request.code))
         audit(
             "token_issued",
             grant=request.grant_type,
