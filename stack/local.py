@@ -132,6 +132,8 @@ class LocalStack:
             "STATIC_ROOT": str(self.state / "static" / service),
             "GUNICORN_BIND": f"127.0.0.1:{getattr(self.ports, SERVICES[service][1])}",
             "PYTHONUNBUFFERED": "1",
+            # Explicit, not inherited: the test process may have another service's settings loaded.
+            "DJANGO_SETTINGS_MODULE": SERVICES[service][0].replace(".wsgi", ".settings"),
         }
         auth_internal = self.service_url("auth_server")
         specific = {

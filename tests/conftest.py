@@ -60,13 +60,23 @@ def stack():
         shutil.rmtree(state, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def auth_orm(stack):
+@pytest.fixture
+def auth_orm(_auth_django):
     """Django (auth_server's settings) in this process, pointed at the test stack's database.
 
     For what HTTP cannot set up or show: users and clients with special settings, rows in the token
     tables, deletions outside any view. Model signals fire here exactly as in the server.
+    Each test starts on a fresh connection: an earlier test may have restarted Postgres, and Django
+    checks a persistent connection's health only around requests, which this process never serves.
     """
+    from django.db import connections
+
+    connections.close_all()
+    return _auth_django
+
+
+@pytest.fixture(scope="session")
+def _auth_django(stack):
     if isinstance(stack, ExternalStack):
         pytest.skip("needs the local stack's database")
     os.environ.update(stack.service_env("auth_server"))
