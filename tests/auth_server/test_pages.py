@@ -63,3 +63,13 @@ def test_login_failure_is_a_readable_page(stack):
     page = session.get(f"{stack.url}/accounts/login/")
     r = flows.submit_form(session, page, {"username": stack.env["DEMO_USERNAME"], "password": "wrong"})
     assert r.status_code == 200 and "didn't match" in r.text
+
+
+@pytest.mark.e2e
+def test_csrf_failure_is_the_sites_own_refusal_page(stack):
+    # A sign-in form posted without its CSRF token (a forged cross-site request, or an expired form).
+    r = requests.post(f"{stack.url}/accounts/login/", data={"username": "x", "password": "y"})
+    assert r.status_code == 403
+    assert "You're not allowed to do this" in r.text
+    assert f'href="{STYLESHEET}"' in r.text
+    assert not INLINE.search(r.text)
