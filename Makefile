@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # auto: Docker Compose when an engine answers, otherwise the local stack. Or STACK=local / STACK=compose.
 STACK ?= auto
 
-.PHONY: help up down test status loadtest loadtest-ui bench ps logs clean certs base-images test-stack
+.PHONY: help up down test venv loadtest loadtest-ui bench ps logs clean certs base-images test-stack
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -41,9 +41,6 @@ certs: ## Self-signed certificate for TLS on https://localhost:8443 (Compose sta
 base-images: ## Build stand-ins for the official base images, only where no registry is reachable (see docker/README.md)
 	@docker/ensure-engine.sh
 	@docker/base-images/build.sh
-
-status: venv ## Show which parts of the stack answer
-	$(PY) -m stack.local status
 
 test: venv ## Run the whole test suite against a throwaway stack it starts itself
 	$(PY) -m pytest
