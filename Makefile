@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # auto: Docker Compose when an engine answers, otherwise the local stack. Or STACK=local / STACK=compose.
 STACK ?= auto
 
-.PHONY: help up down test venv loadtest loadtest-ui bench ps logs clean certs base-images test-stack
+.PHONY: help up down test venv loadtest loadtest-ui bench bench-growth ps logs clean certs base-images test-stack
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
