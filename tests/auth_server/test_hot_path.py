@@ -1,0 +1,73 @@
+"""What the token endpoint asks of Postgres per token (docs/performance.md, "Token endpoint hot path").
+
+Run in this process with Django's test client against the stack's database, so that every SQL
+statement can be seen, with whether it ran inside a transaction.
+"""
+
+import base64
+
+import pytest
+
+from tests import flows
+
+
+@pytest.fixture
+def statements(auth_orm):
+    """(first word, table, inside a transaction) of every statement run in the block."""
+    from django.db import connection
+
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        table = next((word.strip('"') for word in sql.split() if word.startswith('"oauth_')), None)
+        seen.append((sql.split()[0], table, connection.in_atomic_block))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield seen
+
+
+def post_token(data: dict, client: flows.Client):
+    from django.test import Client
+
+    basic = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
+    return Client(HTTP_HOST="localhost").post("/o/token/", data, HTTP_AUTHORIZATION=f"Basic {basic}")
+
+
+def test_client_lookup_returns_what_the_orm_returns(stack, auth_orm):
+    from oauth2_provider.models import get_application_model
+
+    Application = get_application_model()
+    client_id = stack.env["LOADTEST_CLIENT_ID"]
+    fast, orm = Application.objects.by_client_id(client_id), Application.objects.get(client_id=client_id)
+    # Field by field, types included: a field whose database value needs converting (a JSON field,
+    # say) would come back raw from the hand-built query, and show here.
+    for field in Application._meta.concrete_fields:
+        expected = getattr(orm, field.attname)
+        assert getattr(fast, field.attname) == expected, field.name
+        assert type(getattr(fast, field.attname)) is type(expected), field.name
+    assert (fast._state.db, fast._state.adding) == (orm._state.db, False)
+    assert Application.objects.by_client_id("no-such-client") is None
+
+
+def test_client_credentials_token_is_one_select_and_one_insert_without_transaction(stack, statements):
+    response = post_token({"grant_type": "client_credentials", "scope": "read"}, flows.loadtest_client(stack))
+
+    assert response.status_code == 200, response.content
+    assert statements == [("SELECT", "oauth_application", False), ("INSERT", "oauth_accesstoken", False)]
+
+
+def test_refresh_still_writes_its_rows_in_one_transaction(stack, statements):
+    client = flows.demo_client(stack)
+    session = flows.login(stack.url, stack.env["DEMO_USERNAME"], stack.env["DEMO_PASSWORD"])
+    tokens = flows.authorization_code_tokens(stack.url, session, client)
+    statements.clear()
+
+    response = post_token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, client)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["refresh_token"] != tokens["refresh_token"]
+    writes = [(word, table, atomic) for word, table, atomic in statements if word in ("INSERT", "UPDATE", "DELETE")]
+    # Rotation: the old access token goes, the old refresh token is marked, a new pair is stored.
+    assert {table for _, table, _ in writes} >= {"oauth_accesstoken", "oauth_refreshtoken"}
+    assert all(atomic for _, _, atomic in writes), writes
