@@ -62,7 +62,8 @@ TEMPLATES = [
 ]
 
 # Persistent connections: opening a connection per request costs more than the token lookup.
-DATABASES = {"default": env.db("DATABASE_URL")}
+# Django's PostgreSQL backend with a cheaper connection health check (authsite/postgresql/base.py).
+DATABASES = {"default": env.db("DATABASE_URL", engine="authsite.postgresql")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side parameter binding lets psycopg prepare what a connection runs again and again (from

@@ -29,7 +29,8 @@ ROOT_URLCONF = "apisite.urls"
 WSGI_APPLICATION = "apisite.wsgi.application"
 TEMPLATES = []
 
-DATABASES = {"default": env.db("DATABASE_URL")}
+# Django's PostgreSQL backend with a cheaper connection health check (apisite/postgresql/base.py).
+DATABASES = {"default": env.db("DATABASE_URL", engine="apisite.postgresql")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side parameter binding lets psycopg prepare what a connection runs again and again (from

@@ -1,10 +1,13 @@
 """What the token endpoint asks of Postgres per token (docs/performance.md, "Token endpoint hot path").
 
-Run in this process with Django's test client against the stack's database, so that every SQL
-statement can be seen, with whether it ran inside a transaction.
+The statements are watched in this process, with Django's test client against the stack's database,
+so that each one can be seen with whether it ran inside a transaction.
 """
 
 import base64
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -71,3 +74,38 @@ def test_refresh_still_writes_its_rows_in_one_transaction(stack, statements):
     # Rotation: the old access token goes, the old refresh token is marked, a new pair is stored.
     assert {table for _, table, _ in writes} >= {"oauth_accesstoken", "oauth_refreshtoken"}
     assert all(atomic for _, _, atomic in writes), writes
+
+
+# ---- the connection health check (authsite/postgresql/base.py) ------------------------------------
+def test_health_check_sees_a_connection_that_postgres_ended(auth_orm):
+    from django.db import connection, connections
+
+    connection.ensure_connection()
+    assert connection.is_usable()
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    finally:
+        other.close()
+    time.sleep(0.2)  # Postgres's goodbye crosses the loopback
+
+    assert not connection.is_usable()
+    connection.close()
+    connection.ensure_connection()
+    assert connection.is_usable()
+
+
+def test_every_worker_connection_recovers_from_a_postgres_restart(stack):
+    client = flows.loadtest_client(stack)
+
+    def tokens(count=48):
+        # 16 at once keep every gunicorn thread, each with its own connection, busy.
+        with ThreadPoolExecutor(16) as pool:
+            return Counter(pool.map(lambda _: flows.client_credentials_token(stack.url, client).status_code,
+                                    range(count)))
+
+    assert tokens() == {200: 48}
+    stack.stop_postgres()
+    stack.start_postgres()
+    assert tokens() == {200: 48}
