@@ -8,22 +8,32 @@ import base64
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import pytest
 
 from tests import flows
 
 
+class Statement(NamedTuple):
+    verb: str
+    table: str | None
+    in_transaction: bool
+    sql: str
+
+
 @pytest.fixture
 def statements(auth_orm):
-    """(first word, table, inside a transaction) of every statement run in the block."""
+    """Every statement run in the block: its verb, its table, whether inside a transaction, its SQL."""
     from django.db import connection
 
     seen = []
 
     def record(execute, sql, params, many, context):
-        table = next((word.strip('"') for word in sql.split() if word.startswith('"oauth_')), None)
-        seen.append((sql.split()[0], table, connection.in_atomic_block))
+        words = sql.split()
+        table = next((words[i + 1].strip('"') for i, word in enumerate(words[:-1])
+                      if word in ("FROM", "INTO", "UPDATE")), None)
+        seen.append(Statement(words[0], table, connection.in_atomic_block, sql))
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):
@@ -57,7 +67,12 @@ def test_client_credentials_token_is_one_select_and_one_insert_without_transacti
     response = post_token({"grant_type": "client_credentials", "scope": "read"}, flows.loadtest_client(stack))
 
     assert response.status_code == 200, response.content
-    assert statements == [("SELECT", "oauth_application", False), ("INSERT", "oauth_accesstoken", False)]
+    assert [statement[:3] for statement in statements] == [
+        ("SELECT", "oauth_application", False), ("INSERT", "oauth_accesstoken", False)]
+    # The client is loaded by the prebuilt query, not by the ORM's `get()`.
+    from oauth2_provider.models import get_application_model
+
+    assert statements[0].sql == get_application_model().objects._select_by_client_id
 
 
 def test_refresh_still_writes_its_rows_in_one_transaction(stack, statements):
@@ -70,10 +85,10 @@ def test_refresh_still_writes_its_rows_in_one_transaction(stack, statements):
 
     assert response.status_code == 200, response.content
     assert response.json()["refresh_token"] != tokens["refresh_token"]
-    writes = [(word, table, atomic) for word, table, atomic in statements if word in ("INSERT", "UPDATE", "DELETE")]
+    writes = [statement for statement in statements if statement.verb in ("INSERT", "UPDATE", "DELETE")]
     # Rotation: the old access token goes, the old refresh token is marked, a new pair is stored.
-    assert {table for _, table, _ in writes} >= {"oauth_accesstoken", "oauth_refreshtoken"}
-    assert all(atomic for _, _, atomic in writes), writes
+    assert {statement.table for statement in writes} >= {"oauth_accesstoken", "oauth_refreshtoken"}
+    assert all(statement.in_transaction for statement in writes), writes
 
 
 # ---- the connection health check (authsite/postgresql/base.py) ------------------------------------
