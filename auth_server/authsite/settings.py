@@ -154,6 +154,9 @@ OAUTH2_PROVIDER = {
     # Salted SHA-256 instead of PBKDF2 for the server-generated client secrets (oauth/hashers.py).
     "CLIENT_SECRET_HASHER": "client-secret-sha256",
     "OAUTH2_VALIDATOR_CLASS": "oauth.oauth2_validators.OAuth2Validator",
+    # Token values: 256 bits from one call to the OS's generator (oauth/tokens.py).
+    "ACCESS_TOKEN_GENERATOR": "oauth.tokens.random_token",
+    "REFRESH_TOKEN_GENERATOR": "oauth.tokens.random_token",
     # Repeated parameters are refused (oauth/backends.py).
     "OAUTH2_BACKEND_CLASS": "oauth.backends.OAuthLibCore",
     # Only the code, client-credentials and refresh grants exist at all (oauth/server.py).
