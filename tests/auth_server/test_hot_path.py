@@ -5,6 +5,7 @@ so that each one can be seen with whether it ran inside a transaction.
 """
 
 import base64
+import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -69,10 +70,77 @@ def test_client_credentials_token_is_one_select_and_one_insert_without_transacti
     assert response.status_code == 200, response.content
     assert [statement[:3] for statement in statements] == [
         ("SELECT", "oauth_application", False), ("INSERT", "oauth_accesstoken", False)]
-    # The client is loaded by the prebuilt query, not by the ORM's `get()`.
-    from oauth2_provider.models import get_application_model
+    # Both are the prebuilt statements, not the ORM's `get()` and `save()`.
+    from oauth2_provider.models import get_access_token_model, get_application_model
 
     assert statements[0].sql == get_application_model().objects._select_by_client_id
+    assert statements[1].sql == get_access_token_model().objects._insert_sql
+
+
+def test_token_insert_stores_what_the_orm_stores(stack, auth_orm):
+    import hashlib
+    import secrets
+
+    from django.db.models import Model
+    from django.db.models.signals import post_save, pre_save
+    from django.utils import timezone
+    from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
+
+    AccessToken = get_access_token_model()
+    application = get_application_model().objects.get(client_id=stack.env["LOADTEST_CLIENT_ID"])
+    signals, expires = [], timezone.now()
+
+    def receiver(signal, sender, instance, **kwargs):
+        signals.append((signal, instance.pk, kwargs.get("created")))
+
+    def new_token():
+        # As DOT builds each token it issues (the value stored as its checksum only, RFC 9700).
+        token = AccessToken(user=None, scope="read write", expires=expires, application=application,
+                            resource=["https://api.example/"])
+        set_token_value(token, secrets.token_urlsafe(32))
+        return token, token._raw_token
+
+    pre_save.connect(receiver, sender=AccessToken)
+    post_save.connect(receiver, sender=AccessToken)
+    try:
+        fast, fast_value = new_token()
+        fast.save()  # the prebuilt INSERT
+        orm, orm_value = new_token()
+        Model.save(orm)  # Django's own
+    finally:
+        pre_save.disconnect(receiver, sender=AccessToken)
+        post_save.disconnect(receiver, sender=AccessToken)
+
+    # The same signals, in the same order, with the new row's id and created=True.
+    assert signals == [(pre_save, None, None), (post_save, fast.pk, True),
+                       (pre_save, None, None), (post_save, orm.pk, True)]
+    assert fast.pk and not fast._state.adding and fast._state.db == "default"
+    # Each row is found by its value's checksum, as introspection finds it.
+    fast_row = AccessToken.objects.get(token_checksum=hashlib.sha256(fast_value.encode()).hexdigest())
+    orm_row = AccessToken.objects.get(token_checksum=hashlib.sha256(orm_value.encode()).hexdigest())
+    assert (fast_row.pk, orm_row.pk) == (fast.pk, orm.pk)
+    # Column by column, types included; the values that must differ are the ones made per row.
+    for field in AccessToken._meta.concrete_fields:
+        fast_column, orm_column = getattr(fast_row, field.attname), getattr(orm_row, field.attname)
+        assert type(fast_column) is type(orm_column), field.name
+        if field.name in ("id", "token_checksum"):
+            assert fast_column != orm_column, field.name
+        elif field.name in ("created", "updated"):
+            assert abs(fast_column - orm_column).total_seconds() < 5, field.name
+        else:
+            assert fast_column == orm_column, field.name
+    # An existing token still saves through the ORM, as an UPDATE.
+    fast_row.scope = "read"
+    fast_row.save()
+    assert AccessToken.objects.get(pk=fast.pk).scope == "read"
+    AccessToken.objects.filter(pk__in=[fast.pk, orm.pk]).delete()
+
+
+def test_tokens_are_256_random_bits(stack):
+    client = flows.loadtest_client(stack)
+    tokens = {flows.client_credentials_token(stack.url, client).json()["access_token"] for _ in range(3)}
+    assert len(tokens) == 3
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", token) for token in tokens), tokens
 
 
 def test_refresh_still_writes_its_rows_in_one_transaction(stack, statements):
@@ -85,6 +153,7 @@ def test_refresh_still_writes_its_rows_in_one_transaction(stack, statements):
 
     assert response.status_code == 200, response.content
     assert response.json()["refresh_token"] != tokens["refresh_token"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", response.json()["refresh_token"])
     writes = [statement for statement in statements if statement.verb in ("INSERT", "UPDATE", "DELETE")]
     # Rotation: the old access token goes, the old refresh token is marked, a new pair is stored.
     assert {statement.table for statement in writes} >= {"oauth_accesstoken", "oauth_refreshtoken"}
