@@ -214,8 +214,8 @@ class Meter:
                       total.get_response_time_percentile(0.99), 1000 * cpu / max(total.num_requests, 1))
 
 
-def settle(stack: LocalStack, idle_cores: float = 0.05, timeout: float = 60):
-    """Wait until the stack is idle.
+def settle(stack: LocalStack, idle_cores: float = 0.05, interval: float = 0.25, timeout: float = 60):
+    """Wait until the stack uses less than `idle_cores` over `interval` seconds.
 
     When a measurement ends, the server still works through the requests it had accepted: after
     PBKDF2, 16 hashes, i.e. 2-3 s of both cores. Measured into the next variant's window, they
@@ -223,9 +223,9 @@ def settle(stack: LocalStack, idle_cores: float = 0.05, timeout: float = 60):
     """
     deadline, snapshot = time.monotonic() + timeout, cpu_seconds(stack_processes(stack))
     while time.monotonic() < deadline:
-        gevent.sleep(0.25)
+        gevent.sleep(interval)
         spent, snapshot = cpu_spent(stack, snapshot)
-        if spent < idle_cores * 0.25:
+        if spent < idle_cores * interval:
             return
 
 
