@@ -78,7 +78,7 @@ def bearer_token(request) -> str | None:
     """The token from the Authorization header, None if there is no Bearer credential."""
     if "access_token" in request.GET:
         raise BearerError(400, "invalid_request", "access tokens are accepted only in the Authorization header")
-    header = request.headers.get("Authorization", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header.lower().startswith("bearer"):
         return None
     match = _BEARER.match(header)

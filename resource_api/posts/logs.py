@@ -15,7 +15,8 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        value = request.headers.get("X-Request-ID", "")
+        # From META: `request.headers` would build a dict of every header on each request.
+        value = request.META.get("HTTP_X_REQUEST_ID", "")
         token = _request_id.set(value if _VALID.match(value) else "-")
         try:
             return self.get_response(request)
