@@ -3,14 +3,14 @@ import binascii
 import hashlib
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
-from oauth2_provider.models import get_application_model, get_refresh_token_model
+from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as BaseValidator
 from oauthlib.oauth2.rfc6749 import errors
 
+from oauth import known_clients
 from oauth.audit import audit
 from oauth.revocation import revocation_reason
 
-Application = get_application_model()
 RefreshToken = get_refresh_token_model()
 
 
@@ -33,14 +33,19 @@ class OAuth2Validator(BaseValidator):
 
     # ---- client authentication -----------------------------------------------------------------
     def _load_application(self, client_id, request):
-        # DOT reuses a client already on the request; loading it here takes the faster query. DOT
-        # still checks it (and, for an unknown client_id, looks again and answers as it always does).
+        # DOT reuses a client already on the request; loading it here takes the faster query, or a
+        # remembered row (oauth/known_clients.py). DOT still checks it (and, for an unknown
+        # client_id, looks again and answers as it always does).
         if not request.client:
-            request.client = Application.objects.by_client_id(client_id)
+            request.client = known_clients.load(client_id)
         return super()._load_application(client_id, request)
 
     def authenticate_client(self, request, *args, **kwargs):
         authenticated = super().authenticate_client(request, *args, **kwargs)
+        if not authenticated and known_clients.forget(self._claimed_client_id(request)):
+            # A remembered row said no (oauth/known_clients.py): the stored one decides.
+            request.client = None
+            authenticated = super().authenticate_client(request, *args, **kwargs)
         if not authenticated:
             self._audit_client_failure(request)
         return authenticated
@@ -64,6 +69,30 @@ class OAuth2Validator(BaseValidator):
             except (binascii.Error, UnicodeDecodeError):
                 claimed = "(undecodable)"
         return claimed[:100] if claimed else None
+
+    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs):
+        valid = super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs)
+        if not valid and self._read_stored_client(request):
+            valid = super().validate_grant_type(client_id, grant_type, request.client, request, *args, **kwargs)
+        return valid
+
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
+        valid = super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+        if not valid and self._read_stored_client(request):
+            valid = super().validate_scopes(client_id, scopes, request.client, request, *args, **kwargs)
+        return valid
+
+    @staticmethod
+    def _read_stored_client(request):
+        """A remembered client row said no: read the stored one to ask again (oauth/known_clients.py).
+
+        False if the no came from the stored row (it stands) or the client no longer exists.
+        """
+        client_id = request.client.client_id
+        if not known_clients.forget(client_id):
+            return False
+        request.client = known_clients.load(client_id)
+        return request.client is not None
 
     # ---- bearer tokens ---------------------------------------------------------------------------
     def validate_bearer_token(self, token, scopes, request):

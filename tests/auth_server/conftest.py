@@ -1,9 +1,11 @@
 """Fixtures of the authorization-server tests: users of their own, tokens, Redis events, audit lines."""
 
+import base64
 import hashlib
 import json
 import secrets
 import time
+from typing import NamedTuple
 
 import pytest
 import redis
@@ -107,3 +109,41 @@ class AuditLog:
 @pytest.fixture
 def audit_log(stack):
     return AuditLog(stack.log("auth_server"))
+
+
+# ---- statements the token endpoint runs, watched in this process (Django's test client) ----------
+class Statement(NamedTuple):
+    verb: str
+    table: str | None
+    in_transaction: bool
+    sql: str
+
+
+@pytest.fixture
+def statements(auth_orm):
+    """Every statement run in the block: its verb, its table, whether inside a transaction, its SQL."""
+    from django.db import connection
+
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        words = sql.split()
+        table = next((words[i + 1].strip('"') for i, word in enumerate(words[:-1])
+                      if word in ("FROM", "INTO", "UPDATE")), None)
+        seen.append(Statement(words[0], table, connection.in_atomic_block, sql))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield seen
+
+
+@pytest.fixture
+def post_token(auth_orm):
+    """POST /o/token/ in this process (Django's test client), authenticated as `client` with HTTP Basic."""
+    from django.test import Client
+
+    def post(data: dict, client: flows.Client):
+        basic = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
+        return Client(HTTP_HOST="localhost").post("/o/token/", data, HTTP_AUTHORIZATION=f"Basic {basic}")
+
+    return post

@@ -4,51 +4,18 @@ The statements are watched in this process, with Django's test client against th
 so that each one can be seen with whether it ran inside a transaction.
 """
 
-import base64
 import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
 
 import pytest
 
 from tests import flows
 
 
-class Statement(NamedTuple):
-    verb: str
-    table: str | None
-    in_transaction: bool
-    sql: str
-
-
-@pytest.fixture
-def statements(auth_orm):
-    """Every statement run in the block: its verb, its table, whether inside a transaction, its SQL."""
-    from django.db import connection
-
-    seen = []
-
-    def record(execute, sql, params, many, context):
-        words = sql.split()
-        table = next((words[i + 1].strip('"') for i, word in enumerate(words[:-1])
-                      if word in ("FROM", "INTO", "UPDATE")), None)
-        seen.append(Statement(words[0], table, connection.in_atomic_block, sql))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        yield seen
-
-
-def post_token(data: dict, client: flows.Client):
-    from django.test import Client
-
-    basic = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
-    return Client(HTTP_HOST="localhost").post("/o/token/", data, HTTP_AUTHORIZATION=f"Basic {basic}")
-
-
 def test_client_lookup_returns_what_the_orm_returns(stack, auth_orm):
+    from django.db import connection
     from oauth2_provider.models import get_application_model
 
     Application = get_application_model()
@@ -62,19 +29,37 @@ def test_client_lookup_returns_what_the_orm_returns(stack, auth_orm):
         assert type(getattr(fast, field.attname)) is type(expected), field.name
     assert (fast._state.db, fast._state.adding) == (orm._state.db, False)
     assert Application.objects.by_client_id("no-such-client") is None
+    assert fast.row_version is None
+    # The row version is Postgres's xmin, which the conditional INSERT compares.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xmin::text FROM oauth_application WHERE client_id = %s", [client_id])
+        assert Application.objects.by_client_id(client_id, versioned=True).row_version == cursor.fetchone()[0]
 
 
-def test_client_credentials_token_is_one_select_and_one_insert_without_transaction(stack, statements):
-    response = post_token({"grant_type": "client_credentials", "scope": "read"}, flows.loadtest_client(stack))
-
-    assert response.status_code == 200, response.content
-    assert [statement[:3] for statement in statements] == [
-        ("SELECT", "oauth_application", False), ("INSERT", "oauth_accesstoken", False)]
-    # Both are the prebuilt statements, not the ORM's `get()` and `save()`.
+def test_client_credentials_token_is_one_insert_once_the_client_is_remembered(stack, statements, post_token):
     from oauth2_provider.models import get_access_token_model, get_application_model
 
-    assert statements[0].sql == get_application_model().objects._select_by_client_id
-    assert statements[1].sql == get_access_token_model().objects._insert_sql
+    from oauth import known_clients
+
+    client = flows.loadtest_client(stack)
+    known_clients.forget(get_application_model().objects.by_client_id(client.client_id, versioned=True))
+    statements.clear()
+    grant = {"grant_type": "client_credentials", "scope": "read"}
+
+    assert post_token(grant, client).status_code == 200
+    # The client's SELECT, then the INSERT that stores the token only if the client's row is unchanged;
+    # both prebuilt (not the ORM's `get()` and `save()`), neither in a transaction.
+    select_client, insert_if_unchanged = (get_application_model().objects._select_by_client_id,
+                                          get_access_token_model().objects._insert_if_client_unchanged_sql)
+    assert [(s.verb, s.table, s.in_transaction, s.sql) for s in statements] == [
+        ("SELECT", "oauth_application", False, select_client),
+        ("INSERT", "oauth_accesstoken", False, insert_if_unchanged)]
+    statements.clear()
+
+    # Remembered: one statement per token.
+    assert post_token(grant, client).status_code == 200
+    assert [(s.verb, s.table, s.in_transaction, s.sql) for s in statements] == [
+        ("INSERT", "oauth_accesstoken", False, insert_if_unchanged)]
 
 
 def test_token_insert_stores_what_the_orm_stores(stack, auth_orm):
@@ -143,7 +128,7 @@ def test_tokens_are_256_random_bits(stack):
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", token) for token in tokens), tokens
 
 
-def test_refresh_still_writes_its_rows_in_one_transaction(stack, statements):
+def test_refresh_still_writes_its_rows_in_one_transaction(stack, statements, post_token):
     client = flows.demo_client(stack)
     session = flows.login(stack.url, stack.env["DEMO_USERNAME"], stack.env["DEMO_PASSWORD"])
     tokens = flows.authorization_code_tokens(stack.url, session, client)
