@@ -7,10 +7,10 @@ PY := $(VENV)/bin/python
 # auto: Docker Compose when an engine answers, otherwise the local stack. Or STACK=local / STACK=compose.
 STACK ?= auto
 
-.PHONY: help up down test venv loadtest loadtest-ui bench bench-growth ps logs clean certs base-images test-stack
+.PHONY: help up down test venv loadtest loadtest-ui bench bench-growth bench-instructions ps logs clean certs base-images test-stack
 
 help: ## List every target
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt auth_server/requirements.txt resource_api/requirements.txt consumer_demo/requirements.txt
 	@stack/bootstrap.sh
@@ -62,3 +62,6 @@ bench: venv ## Benchmark side by side on a throwaway stack; writes loadtest/repo
 
 bench-growth: venv ## Benchmark with 1,000,000 expired tokens and cleartokens under traffic; writes loadtest/reports/growth.md
 	$(PY) -m loadtest.growth
+
+bench-instructions: venv ## Count CPU instructions per token request (valgrind); AGAINST=<git ref> counts that commit too
+	$(PY) -m loadtest.instructions $(if $(AGAINST),--against $(AGAINST))

@@ -6,7 +6,7 @@ set -euo pipefail
 # command -> Debian package that provides it
 declare -A needs=(
   [python3]=python3 [psql]=postgresql-client [redis-server]=redis-server [nginx]=nginx
-  [chromium]=chromium [runuser]=util-linux [make]=make
+  [chromium]=chromium [runuser]=util-linux [make]=make [valgrind]=valgrind
 )
 # initdb/pg_ctl live outside PATH on Debian (/usr/lib/postgresql/N/bin).
 have_postgres() { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
