@@ -6,7 +6,9 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from authlib.jose import JsonWebKey, jwt
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
 
 from tests import flows
 
@@ -72,9 +74,10 @@ def test_id_token_is_rs256_and_verifies_against_jwks(stack, demo, demo_session, 
     jwks = requests.get(discovery["jwks_uri"]).json()
     assert [k["kty"] for k in jwks["keys"]] == ["RSA"] and "d" not in jwks["keys"][0]
 
-    claims = jwt.decode(tokens["id_token"], JsonWebKey.import_key_set(jwks))
-    claims.validate()
-    assert claims.header["alg"] == "RS256" and claims.header["kid"] == jwks["keys"][0]["kid"]
+    id_token = jwt.decode(tokens["id_token"], KeySet.import_key_set(jwks), registry=JWSRegistry(algorithms=["RS256"]))
+    claims = id_token.claims
+    jwt.JWTClaimsRegistry(exp={"essential": True}, iat={"essential": True}).validate(claims)
+    assert id_token.header["alg"] == "RS256" and id_token.header["kid"] == jwks["keys"][0]["kid"]
     assert claims["iss"] == f"{stack.url}/o"
     assert claims["aud"] == demo.client_id
     assert claims["nonce"] == request.nonce
