@@ -45,6 +45,7 @@ import gevent
 import psutil
 import requests
 
+from loadtest import steal
 from stack.envfile import generated_values
 from stack.local import ROOT, LocalStack, Ports
 
@@ -389,7 +390,7 @@ def main():
     args = parser.parse_args()
     REPORTS.mkdir(exist_ok=True)
     info = machine()
-    began = time.monotonic()
+    began, cpu_at_start = time.monotonic(), steal.cpu_times()
 
     with throwaway_stack(BENCH_OVERRIDES) as stack:
         env, url = stack.env, stack.url
@@ -427,6 +428,7 @@ def main():
         args.rate = args.rate or round(min({**token, **api}[k].rps for k in fixed_keys) / 2, -1) or 10
         fixed = fixed_rate([variants[k] for k in fixed_keys], stack, args.rate, args.duration)
 
+    info["CPU steal during the run"] = steal.describe(steal.steal_percent(cpu_at_start))
     png, md = REPORTS / "bench.png", REPORTS / "bench.md"
     chart(token, api, fixed, variants, args.rate, png)
     report = write_report(info, token, api, fixed, variants, args, png)

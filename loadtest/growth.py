@@ -29,6 +29,7 @@ import redis
 import requests
 from locust.stats import calculate_response_time_percentile
 
+from loadtest import steal
 from stack.local import LocalStack
 
 INSERT_EXPIRED = """
@@ -121,7 +122,7 @@ def main():
     parser.add_argument("--users", type=int, default=16)
     args = parser.parse_args()
     REPORTS.mkdir(exist_ok=True)
-    info = machine()
+    info, cpu_at_start = machine(), steal.cpu_times()
 
     with throwaway_stack(BENCH_OVERRIDES) as stack:
         env = stack.env
@@ -189,8 +190,9 @@ def main():
         f"| before cleartokens | {baseline.rps:,.1f} | {baseline.p50:.0f} | {baseline.p99:.0f} | {baseline.failures} |",
         f"| during cleartokens | {during.rps:,.1f} | {during.p50:.0f} | {during.p99:.0f} | {during.failures} |",
         "", f"![token endpoint during cleartokens]({png.name})", "",
-        "## Machine", "", "| | |", "| --- | --- |", *[f"| {k} | {v} |" for k, v in info.items()], "",
     ]
+    info["CPU steal during the run"] = steal.describe(steal.steal_percent(cpu_at_start))
+    lines += ["## Machine", "", "| | |", "| --- | --- |", *[f"| {k} | {v} |" for k, v in info.items()], ""]
     md.write_text("\n".join(lines))
     print("\n".join(lines) + f"\nwritten: {md}, {png}")
 

@@ -15,6 +15,8 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
+from loadtest import steal
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 REPORTS = HERE / "reports"
@@ -114,13 +116,16 @@ def main():
                "--stop-timeout", "10", "--csv", str(prefix), "--html", f"{prefix}.html", "--only-summary",
                "--exit-code-on-error", "0", "--json-file", str(prefix), *(["--host", args.host] if args.host else []),
                *SCENARIOS[args.scenario]]
+    started = steal.cpu_times()
     done = subprocess.run(command, cwd=ROOT, env=env)
+    stolen = steal.steal_percent(started)
     json_file = Path(f"{prefix}.json")
     if done.returncode or not json_file.exists():
         sys.exit(f"locust failed (exit {done.returncode})")
 
     stats = final_stats(json_file)
-    print(f"\n{table(stats)}\n\nreports: {prefix}_stats.csv, {prefix}.html, {json_file}")
+    print(f"\n{table(stats)}\n\nCPU steal during the run: {steal.describe(stolen)}"
+          f"\nreports: {prefix}_stats.csv, {prefix}.html, {json_file}")
     missed = check(stats, thresholds_for(args.scenario, args.thresholds))
     if missed:
         print(f"\nTHRESHOLDS MISSED ({args.thresholds.name}, [{args.scenario}]):\n  " + "\n  ".join(missed))
