@@ -42,8 +42,7 @@ def test_client_credentials_token_is_one_insert_once_the_client_is_remembered(st
     from oauth import known_clients
 
     client = flows.loadtest_client(stack)
-    known_clients.forget(get_application_model().objects.by_client_id(client.client_id, versioned=True))
-    statements.clear()
+    known_clients.forget(client.client_id)  # whatever an earlier test left in this process's memory
     grant = {"grant_type": "client_credentials", "scope": "read"}
 
     assert post_token(grant, client).status_code == 200
