@@ -1,4 +1,5 @@
 # gunicorn settings, from the environment so the local stack and the container share this file.
+import gc
 import multiprocessing
 import os
 
@@ -12,9 +13,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", 4))
 # gunicorn is closing, or a POST sent on it fails with 502.
 keepalive = 75
 worker_tmp_dir = os.environ.get("GUNICORN_TMP_DIR") or None
-# Workers are recycled now and then (a guard against leaks); 0 turns it off, as benchmarks do.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 10000))
-max_requests_jitter = 1000
+# Workers are not recycled: their memory stays flat under load, and each recycling made the API's
+# p99 about 200 ms for 10 s at 70 % load on 2 cores (docs/performance.md). GUNICORN_MAX_REQUESTS=N
+# recycles a worker after about N requests, as a guard against a leak.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 0))
+max_requests_jitter = max_requests // 10
 graceful_timeout = 10
 timeout = 30
 # nginx writes the access log (with the request id); the app logs its own structured events.
@@ -23,3 +26,9 @@ errorlog = "-"
 # gunicorn's runtime control socket is unused here, and its default path (~/.gunicorn) would be
 # shared by every service on one machine and missing for the containers' home-less user.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    # What the worker has loaded lives as long as the worker: the garbage collector need not scan it
+    # again. Without this a full collection held the GIL for 40-90 ms (docs/performance.md).
+    gc.freeze()
