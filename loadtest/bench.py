@@ -32,7 +32,6 @@ import argparse
 import contextlib
 import os
 import platform
-import random
 import runpy
 import secrets
 import shutil
@@ -47,6 +46,7 @@ import psutil
 import requests
 
 from loadtest import steal
+from loadtest.pacing import paced
 from stack.envfile import generated_values
 from stack.local import ROOT, LocalStack, Ports
 
@@ -169,25 +169,6 @@ def cpu_spent(stack: LocalStack, since: dict[psutil.Process, float]) -> tuple[fl
     """
     now = cpu_seconds(stack_processes(stack))
     return sum(seconds - since.get(p, 0.0) for p, seconds in now.items()), now
-
-
-def paced(rate_per_user: float):
-    """A wait_time sending one request per period, each user at its own random phase of the period.
-
-    The bench starts all its users at once. Locust's constant_throughput keeps each user's phase
-    from its start, so they would all send together, in bursts, and (c) would measure the bursts:
-    p50 31 ms instead of 4 at 424 req/s (docs/performance.md).
-    """
-    period = 1 / rate_per_user
-
-    def wait_time(user) -> float:
-        now = time.monotonic()
-        due = getattr(user, "_bench_due", None)
-        due = now + random.uniform(0, period) if due is None else due + period
-        user._bench_due = due
-        return max(0.0, due - now)
-
-    return wait_time
 
 
 def user_class(variant: Variant, host: str, rate_per_user: float | None):

@@ -26,8 +26,9 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import gevent.lock
 from dotenv import dotenv_values
-from locust import FastHttpUser, HttpUser, between, constant, constant_throughput, task
+from locust import FastHttpUser, HttpUser, between, constant, task
 
+from loadtest.pacing import paced
 from tests.flows import AuthorizationRequest, Client, authorization_code_tokens, forms, login, submit_form
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ REFRESH_EVERY = float(SETTINGS.get("LOADTEST_REFRESH_EVERY", 30))
 def pace(default):
     """The scenario's own think time, or a fixed request rate per user when one is asked for."""
     rate = SETTINGS.get("LOADTEST_RATE_PER_USER")
-    return constant_throughput(float(rate)) if rate else default
+    return paced(float(rate)) if rate else default
 
 
 class UserTokens:
