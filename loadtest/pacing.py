@@ -2,8 +2,8 @@
 
 Locust's `constant_throughput` keeps the phase a user had when it started. Users started together
 (the bench starts all of its users at once) then all send in the same instant, once per period, and
-the stack answers bursts instead of a steady rate: (c) of `make bench` measured p50 31 ms that way
-at 424 req/s, against 4 ms with random phases on the same stack (docs/performance.md).
+the stack answers bursts instead of a steady rate: at 424 req/s that way, p50 was 30-31 ms, against
+3-4 ms with random phases on the same stack (docs/performance.md).
 """
 
 import random
