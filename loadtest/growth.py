@@ -53,7 +53,7 @@ def expired_count(stack: LocalStack) -> int:
 
 def revocation_markers(stack: LocalStack) -> int:
     """How many revocation events the auth server has published (their oauth2:revoked:* keys)."""
-    return sum(1 for _ in redis.Redis.from_url(stack.redis_url).scan_iter(match="oauth2:revoked:*", count=1000))
+    return sum(1 for _ in redis.Redis.from_url(stack.redis_url()).scan_iter(match="oauth2:revoked:*", count=1000))
 
 
 def during_cleartokens(variant: Variant, stack: LocalStack, users: int, calm: float = 10):

@@ -35,6 +35,13 @@ def generated_values(public_port: int = DEFAULT_PUBLIC_PORT) -> dict[str, str]:
         "POSTGRES_PASSWORD": _secret(24),
         "AUTH_DB_PASSWORD": _secret(24),
         "POSTS_DB_PASSWORD": _secret(24),
+        # Redis users (redis/users.acl.template): the operators' `default`, then one per service.
+        "REDIS_PASSWORD": _secret(24),
+        "REDIS_AUTH_PASSWORD": _secret(24),
+        "REDIS_API_PASSWORD": _secret(24),
+        "REDIS_DEMO_PASSWORD": _secret(24),
+        # The key of the API's token-cache MACs (resource_api/posts/token_cache.py).
+        "API_TOKEN_CACHE_KEY": _secret(),
         # Seeded by `manage.py seed_demo` in auth_server.
         "ADMIN_USERNAME": "admin",
         "ADMIN_PASSWORD": _secret(12),

@@ -85,6 +85,10 @@ class Ports:
         return cls(*(free_port() for _ in range(6)))
 
 
+# Redis users and the .env key of each one's password (redis/users.acl.template).
+REDIS_PASSWORDS = {"default": "REDIS_PASSWORD", "auth_server": "REDIS_AUTH_PASSWORD",
+                   "resource_api": "REDIS_API_PASSWORD", "consumer_demo": "REDIS_DEMO_PASSWORD"}
+
 # The three Django services: directory, WSGI module, and which port they listen on.
 SERVICES = {
     "auth_server": ("authsite.wsgi", "auth"),
@@ -106,9 +110,10 @@ class LocalStack:
     def url(self) -> str:
         return f"http://localhost:{self.ports.public}"
 
-    @property
-    def redis_url(self) -> str:
-        return f"redis://127.0.0.1:{self.ports.redis}/0"
+    def redis_url(self, user: str = "default", db: int = 0) -> str:
+        """A Redis URL as `user` (redis/users.acl.template); `default` is the operators' account."""
+        password = self.env[REDIS_PASSWORDS[user]]
+        return f"redis://{user}:{password}@127.0.0.1:{self.ports.redis}/{db}"
 
     def database_url(self, name: str) -> str:
         password = self.env["AUTH_DB_PASSWORD" if name == "auth" else "POSTS_DB_PASSWORD"]
@@ -140,21 +145,22 @@ class LocalStack:
             "auth_server": {
                 "SECRET_KEY": e["AUTH_SECRET_KEY"],
                 "DATABASE_URL": self.database_url("auth"),
-                "REDIS_URL": self.redis_url,
+                "REDIS_URL": self.redis_url("auth_server"),
                 "OIDC_KEY_FILE": str(self.state / "oidc" / "private.pem"),
                 **{k: e[k] for k in e if k.startswith(("DEMO_", "API_CLIENT_", "LOADTEST_", "ADMIN_"))},
             },
             "resource_api": {
                 "SECRET_KEY": e["API_SECRET_KEY"],
                 "DATABASE_URL": self.database_url("posts"),
-                "REDIS_URL": self.redis_url,
+                "REDIS_URL": self.redis_url("resource_api"),
+                "TOKEN_CACHE_KEY": e["API_TOKEN_CACHE_KEY"],
                 "AUTH_INTERNAL_URL": auth_internal,
                 "INTROSPECTION_CLIENT_ID": e["API_CLIENT_ID"],
                 "INTROSPECTION_CLIENT_SECRET": e["API_CLIENT_SECRET"],
             },
             "consumer_demo": {
                 "SECRET_KEY": e["DEMO_SECRET_KEY"],
-                "REDIS_URL": f"redis://127.0.0.1:{self.ports.redis}/1",
+                "REDIS_URL": self.redis_url("consumer_demo", db=1),
                 "AUTH_INTERNAL_URL": auth_internal,
                 "API_INTERNAL_URL": self.service_url("resource_api"),
                 "OAUTH_CLIENT_ID": e["DEMO_CLIENT_ID"],
@@ -214,10 +220,14 @@ class LocalStack:
         if port_open(self.ports.redis):
             return
         (self.state / "redis").mkdir(exist_ok=True)
+        acl = self.state / "redis" / "users.acl"
+        render_template(ROOT / "redis/users.acl.template", acl, self.env, private=True)
+        # Persistence as in Compose (an append-only file); never evict: a lost marker is a lost revocation.
         subprocess.run(["redis-server", "--port", str(self.ports.redis), "--bind", "127.0.0.1",
                         "--dir", str(self.state / "redis"), "--daemonize", "yes",
                         "--pidfile", str(self.pidfile("redis")), "--logfile", str(self.log("redis")),
-                        "--save", "", "--appendonly", "no"], check=True)
+                        "--aclfile", str(acl), "--save", "", "--appendonly", "yes",
+                        "--maxmemory-policy", "noeviction"], check=True)
         wait_for(lambda: port_open(self.ports.redis), "redis", log=self.log("redis"))
 
     def stop_redis(self):
@@ -252,6 +262,20 @@ class LocalStack:
 
     def stop_service(self, service: str):
         self._kill(service)
+
+    # ---- the revocation relay (auth_server's `manage.py revocation_relay`) -----------------------
+    def start_relay(self):
+        pidfile = self.pidfile("revocation_relay")
+        if pidfile.exists() and _alive(int(pidfile.read_text())):
+            return
+        with self.log("revocation_relay").open("ab") as log:
+            proc = subprocess.Popen([sys.executable, "manage.py", "revocation_relay"], cwd=ROOT / "auth_server",
+                                    env=self.service_env("auth_server"), stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        pidfile.write_text(str(proc.pid))
+
+    def stop_relay(self):
+        self._kill("revocation_relay")
 
     # ---- nginx -----------------------------------------------------------------------------
     def render_nginx(self):
@@ -299,12 +323,14 @@ class LocalStack:
             self.prepare(service)
         for service in SERVICES:
             self.start_service(service)
+        self.start_relay()
         self.start_nginx()
         wait_for(lambda: http_ok(f"{self.url}/o/.well-known/openid-configuration"), "nginx -> auth_server",
                  log=self.log("nginx-error"))
 
     def down(self):
         self.stop_nginx()
+        self.stop_relay()
         for service in SERVICES:
             self.stop_service(service)
         if self.pidfile("redis").exists():
@@ -338,6 +364,15 @@ class LocalStack:
         pidfile.unlink(missing_ok=True)
 
 
+def _alive(pid: int) -> bool:
+    _reap(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _reap(pid: int):
     """Collect `pid` if it is our own exited child (the test harness starts gunicorn directly)."""
     try:
@@ -352,9 +387,17 @@ def nginx_settings(env: dict, overrides: dict) -> dict[str, str]:
     return {k: overrides.get(k) or env.get(k) or v for k, v in defaults.items()}
 
 
-def render_template(src: Path, dst: Path, values: dict[str, str]):
-    """Substitute ${NAME} for the given names only, as the nginx image's envsubst step does."""
+def render_template(src: Path, dst: Path, values: dict[str, str], private: bool = False):
+    """Substitute ${NAME} for the given names only, as the nginx image's envsubst step does.
+
+    `private`: the result holds secrets, readable by its owner only, and loses its comment lines
+    (for files such as Redis's ACL file, which allows none).
+    """
     text = re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), src.read_text())
+    if private:
+        text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#"))
+        dst.touch(mode=0o600)
+        dst.chmod(0o600)
     dst.write_text(text)
 
 

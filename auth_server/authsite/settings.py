@@ -72,6 +72,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 
 REDIS_URL = env("REDIS_URL")
+# Revocation events (oauth/revocation.py). Resource servers trust their Redis cache for at most
+# REVOCATION_FRESHNESS seconds after the relay's latest heartbeat; the same value tells a revocation
+# whose marker Redis did not take how long to hold its answer. Both services must agree on it.
+REVOCATION_FRESHNESS = env.float("REVOCATION_FRESHNESS", default=1.0)
+REVOCATION_HEARTBEAT_INTERVAL = env.float("REVOCATION_HEARTBEAT_INTERVAL", default=0.1)
+# Redis answers in well under a millisecond; past this a revocation stops waiting for it.
+REVOCATION_REDIS_TIMEOUT = env.float("REVOCATION_REDIS_TIMEOUT", default=0.25)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

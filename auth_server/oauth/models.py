@@ -242,3 +242,25 @@ class IDToken(AbstractIDToken):
     class Meta(AbstractIDToken.Meta):
         swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"
         indexes = [models.Index(fields=["expires"])]
+
+
+class Revocation(models.Model):
+    """An access token that ended before its expiry: the durable record behind every revocation event.
+
+    Written in the transaction that ends the token (oauth.revocation), so a revocation that committed
+    is never lost, whatever Redis was doing. The revocation relay (`manage.py revocation_relay`) copies
+    each row into Redis as the token's marker and may heartbeat only while none is left uncopied.
+    """
+
+    token_checksum = models.CharField(max_length=64)
+    # When the token would have expired: after that the record, and its marker, protect nothing.
+    expires = models.DateTimeField(db_index=True)
+    created = models.DateTimeField(auto_now_add=True)
+    # The marker is known to be in Redis (the relay set it and Redis answered).
+    relayed = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["id"], condition=models.Q(relayed=False), name="oauth_revocation_pending")]
+
+    def __str__(self):
+        return f"revocation {self.pk} of {self.token_checksum[:12]}…"

@@ -1,37 +1,64 @@
-"""Revocation events: resource servers learn at once that an access token stopped being valid.
+"""Revocation: every resource server refuses an access token as soon as its revocation is answered.
 
-Contract (docs/auth-server.md, "Revocation events"): after the transaction commits,
-    SET oauth2:revoked:<sha256> 1 EX <seconds the token had left, at least 1>
-    PUBLISH oauth2:revocations <sha256>
-where <sha256> is the lowercase hex SHA-256 of the token (DOT's `token_checksum`), never the token.
+The contract with resource servers (docs/architecture.md, "Revocation-event contract"):
+
+    oauth2:revoked:<sha256>        marker "1", kept until the token would have expired (at least 1 s)
+    oauth2:revocations             channel: <sha256> of each revoked token, published with its marker
+    oauth2:revocations:heartbeat   channel: a Unix time T, published by the relay only once every
+                                   revocation committed before T has its marker in Redis
+
+where <sha256> is the lowercase hex SHA-256 of the token (DOT's `token_checksum`), never the token. A
+resource server trusts what it cached in Redis only until REVOCATION_FRESHNESS seconds after the
+newest heartbeat's T; then it asks the auth server instead.
+
+How a revocation gets there, whatever Redis does meanwhile:
+1. The transaction that ends the token also writes a `Revocation` row (oauth.models): durable.
+2. After the commit, the request sets the marker and publishes the event (the fast path).
+3. If Redis did not take it, the answer is held until REVOCATION_FRESHNESS has passed since the
+   commit (RevocationReasonMiddleware): by then no resource server trusts a heartbeat older than the
+   commit, and heartbeats newer than the commit come only after the relay copied the row.
+4. The relay (`manage.py revocation_relay`, `relay_forever` below) copies rows not yet copied, and all
+   live ones again when Redis restarted or lost its data, then heartbeats.
 
 The hooks sit on the model, not on the views: every way a token can die early (the revocation
 endpoint, refresh rotation and reuse, code replay, logout, the authorized-tokens page, the admin,
 cascades from a deleted user or application, a plain ORM delete) ends in an AccessToken row being
 deleted, or its expiry moved into the past. Tokens that had already expired are skipped with one
-comparison, so `cleartokens` deleting millions of expired rows publishes nothing.
+comparison, so `cleartokens` deleting millions of expired rows writes and publishes nothing.
 """
 
 import contextvars
 import functools
 import logging
 import math
+import time
 from contextlib import contextmanager
 
 import redis
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from oauth.audit import audit
 
 CHANNEL = "oauth2:revocations"
+HEARTBEAT_CHANNEL = "oauth2:revocations:heartbeat"
 KEY_PREFIX = "oauth2:revoked:"
+# The relay writes the Redis server's run_id here once it has copied every live revocation into it.
+# A different run_id (Redis restarted, perhaps from an older snapshot) or none (its data was lost)
+# means: copy them all again before the next heartbeat.
+RELAY_EPOCH_KEY = "oauth2:revocations:epoch"
+# Slack added to REVOCATION_FRESHNESS for clocks and scheduling when an answer has to wait.
+WAIT_MARGIN = 0.1
 
 logger = logging.getLogger(__name__)
 
 # Why tokens are being revoked in the current request or command, for the audit log.
 _reason = contextvars.ContextVar("revocation_reason", default="deleted")
+# Monotonic time until which the current request's answer must wait (Redis did not take a marker).
+_answer_not_before = contextvars.ContextVar("revocation_answer_not_before", default=0.0)
 
 
 @contextmanager
@@ -45,30 +72,45 @@ def revocation_reason(reason: str):
 
 @functools.cache
 def _redis() -> redis.Redis:
-    # Short timeouts: a Redis outage must not hold up the revocation that has already committed.
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    # Short timeouts and no retries: a stalled Redis must cost a revocation a bounded wait.
+    timeout = settings.REVOCATION_REDIS_TIMEOUT
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                retry=Retry(NoBackoff(), 0))
+
+
+def marker_ttl(expires) -> int:
+    return max(1, math.ceil((expires - timezone.now()).total_seconds()))
 
 
 def publish(checksum: str, expires, reason: str, **fields):
-    """Announce one revoked access token (called after commit)."""
-    ttl = max(1, math.ceil((expires - timezone.now()).total_seconds()))
+    """Set the marker and announce one revoked access token (called after the commit)."""
     audit("token_revoked", reason=reason, token_sha256=checksum, **fields)
+    started = time.monotonic()
+    if started < _answer_not_before.get():
+        # Redis already failed for this request: do not pay its timeout again. The wait covers this
+        # token too (pushed back in case it was committed after the first).
+        _answer_not_before.set(started + settings.REVOCATION_FRESHNESS + WAIT_MARGIN)
+        return
     try:
         # The key first: a subscriber that checks it on the message always finds it.
         with _redis().pipeline(transaction=False) as pipe:
-            pipe.set(KEY_PREFIX + checksum, 1, ex=ttl)
+            pipe.set(KEY_PREFIX + checksum, 1, ex=marker_ttl(expires))
             pipe.publish(CHANNEL, checksum)
             pipe.execute()
     except redis.RedisError:
-        # The token is revoked in the database either way; resource servers then notice it when
-        # their cached introspection result expires. Logged so operators see the gap.
-        logger.exception("revocation event not published", extra={"event": {"token_sha256": checksum}})
+        # The revocation is durable (its Revocation row); the relay copies it once Redis answers.
+        logger.exception("revocation marker not set, the answer waits for the caches to lapse",
+                         extra={"event": {"token_sha256": checksum}})
+        _answer_not_before.set(started + settings.REVOCATION_FRESHNESS + WAIT_MARGIN)
 
 
 def announce(token, expires):
-    """Schedule the event for `token`, which would have lived until `expires`, unless that has passed."""
+    """Record that `token`, which would have lived until `expires`, ended early (inside its transaction)."""
     if expires <= timezone.now():
         return
+    from oauth.models import Revocation
+
+    Revocation.objects.create(token_checksum=token.token_checksum, expires=expires)
     transaction.on_commit(functools.partial(
         publish, token.token_checksum, expires, _reason.get(),
         application_id=token.application_id, user_id=token.user_id,
@@ -99,7 +141,7 @@ def user_saved(sender, instance, created, **kwargs):
 
 
 class RevocationReasonMiddleware:
-    """Names the revocation reason after the view that handles the request."""
+    """Names the revocation reason after the view, and holds the answer while caches may still be stale."""
 
     REASONS = {
         "oauth2_provider:revoke-token": "revocation_endpoint",
@@ -112,11 +154,17 @@ class RevocationReasonMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        token = _reason.set(_reason.get())
+        reason, not_before = _reason.set(_reason.get()), _answer_not_before.set(0.0)
         try:
-            return self.get_response(request)
+            response = self.get_response(request)
+            # Not answered before every resource server has stopped trusting what it cached.
+            delay = _answer_not_before.get() - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            return response
         finally:
-            _reason.reset(token)
+            _reason.reset(reason)
+            _answer_not_before.reset(not_before)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         match = request.resolver_match
@@ -124,3 +172,70 @@ class RevocationReasonMiddleware:
             _reason.set("admin")
         elif reason := self.REASONS.get(match.view_name):
             _reason.set(reason)
+
+
+# ---- the relay -------------------------------------------------------------------------------------
+
+def relay_once(client: redis.Redis) -> int:
+    """Copy what Redis lacks, then heartbeat. Returns how many markers were set.
+
+    `client` must hold one connection: a Redis restart between the epoch check and the heartbeat
+    breaks it, so no heartbeat can follow a check made against another Redis.
+    """
+    from oauth.models import Revocation
+
+    beat = time.time()  # every revocation committed before this is visible to the queries below
+    info, epoch = client.pipeline(transaction=False).info("server").get(RELAY_EPOCH_KEY).execute()
+    run_id = info["run_id"]
+    live = Revocation.objects.filter(expires__gt=timezone.now())
+    copy_all = epoch is None or epoch.decode() != run_id
+    rows = list((live if copy_all else live.filter(relayed=False)).values_list("id", "token_checksum", "expires"))
+    pipe = client.pipeline(transaction=False)
+    for _, checksum, expires in rows:
+        pipe.set(KEY_PREFIX + checksum, 1, ex=marker_ttl(expires))
+    if copy_all:
+        pipe.set(RELAY_EPOCH_KEY, run_id)
+    pipe.publish(HEARTBEAT_CHANNEL, f"{beat:.3f}")
+    pipe.execute()
+    if rows:
+        Revocation.objects.filter(id__in=[row[0] for row in rows], relayed=False).update(relayed=True)
+    return len(rows)
+
+
+def forget_expired(batch: int = 5000) -> int:
+    """Delete revocation rows whose tokens would have expired by now."""
+    from oauth.models import Revocation
+
+    ids = Revocation.objects.filter(expires__lte=timezone.now()).values_list("id", flat=True)[:batch]
+    return Revocation.objects.filter(id__in=list(ids)).delete()[0]
+
+
+def relay_forever(interval: float, cleanup_every: float = 60.0):
+    """The revocation relay's loop (`manage.py revocation_relay`); no heartbeat while anything fails."""
+    client, failing, next_cleanup = None, False, 0.0
+    while True:
+        started = time.monotonic()
+        try:
+            connection.close_if_unusable_or_obsolete()
+            if client is None:
+                client = redis.Redis.from_url(
+                    settings.REDIS_URL, single_connection_client=True,
+                    socket_timeout=settings.REVOCATION_REDIS_TIMEOUT,
+                    socket_connect_timeout=settings.REVOCATION_REDIS_TIMEOUT,
+                    retry=Retry(NoBackoff(), 0))
+            copied = relay_once(client)
+            if copied or failing:
+                logger.info("revocation relay: %d marker(s) copied, heartbeating", copied)
+            failing = False
+            if started >= next_cleanup:
+                forget_expired()
+                next_cleanup = started + cleanup_every
+        except (redis.RedisError, DatabaseError) as exc:
+            if not failing:
+                logger.warning("revocation relay stopped heartbeating: %r", exc)
+            failing = True
+            if client is not None:
+                client.close()
+            client = None
+            connection.close()
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))

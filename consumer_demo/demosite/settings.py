@@ -46,7 +46,9 @@ TEMPLATES = [
 # No database: the demo keeps its per-visitor state (tokens, timeline) in Redis-backed sessions.
 DATABASES = {}
 REDIS_URL = env("REDIS_URL")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Keys prefixed demo: (the only ones its Redis user may touch, redis/users.acl.template).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                      "KEY_PREFIX": "demo"}}
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 # The auth server lives on the same host (cookies ignore ports): distinct names keep both sessions.
 SESSION_COOKIE_NAME = "demo_session"

@@ -1,7 +1,7 @@
 """Settings of the posts API, all read from the environment.
 
 Required: SECRET_KEY, DATABASE_URL (the posts database), REDIS_URL, AUTH_INTERNAL_URL,
-INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET. Everything else has a documented default below.
+INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, TOKEN_CACHE_KEY. Everything else has a documented default below.
 """
 
 from pathlib import Path
@@ -51,8 +51,15 @@ INTROSPECTION_READ_TIMEOUT = env.float("INTROSPECTION_READ_TIMEOUT", default=2.0
 TOKEN_CACHE_MAX_TTL = env.int("TOKEN_CACHE_MAX_TTL", default=300)
 # How long an inactive answer is cached, so a flood of bad tokens does not reach the auth server.
 TOKEN_CACHE_INACTIVE_TTL = env.int("TOKEN_CACHE_INACTIVE_TTL", default=30)
-# Redis answers in well under a millisecond; past this the request carries on without the cache.
-REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.25)
+# Redis answers in well under a millisecond; past this the request carries on without the cache
+# (and does not use it again until the next revocation heartbeat).
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.1)
+# The key of the cache entries' MAC (posts/token_cache.py): only the API holds it, so an entry
+# written by anyone else who can write to Redis is ignored.
+TOKEN_CACHE_KEY = env("TOKEN_CACHE_KEY").encode()
+# The cache is trusted for at most this many seconds after the auth server's latest revocation
+# heartbeat (the same value as the auth server's REVOCATION_FRESHNESS).
+REVOCATION_FRESHNESS = env.float("REVOCATION_FRESHNESS", default=1.0)
 # Seconds a client is told to wait (Retry-After) when a dependency is down.
 RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 POSTS_PAGE_SIZE = env.int("POSTS_PAGE_SIZE", default=20)

@@ -1,23 +1,30 @@
-"""The introspection cache and its invalidation: the only code that knows these Redis keys.
+"""The introspection cache and the revocation contract: the only code that knows these Redis keys.
 
-Redis db 0 is shared with the auth server (contract 2 in docs/architecture.md):
+Redis db 0 is shared with the auth server (docs/architecture.md, "Revocation-event contract"):
 
-    posts_api:token:<sha256>   the cached RFC 7662 answer (JSON). Active answers live until the token
-                               expires or TOKEN_CACHE_MAX_TTL, whichever comes first; inactive ones
-                               TOKEN_CACHE_INACTIVE_TTL.
-    oauth2:revoked:<sha256>    set by the auth server when a token ends before its expiry.
-    oauth2:revocations         channel on which the auth server publishes the same <sha256>.
-    posts_api:introspections   how many introspection calls the API made (cache misses): a metric.
+    posts_api:token:<sha256>       the cached RFC 7662 answer, signed (below). Active answers live until
+                                   the token expires or TOKEN_CACHE_MAX_TTL; inactive ones
+                                   TOKEN_CACHE_INACTIVE_TTL.
+    oauth2:revoked:<sha256>        set by the auth server when a token ends before its expiry.
+    oauth2:revocations             channel on which the auth server publishes the same <sha256>.
+    oauth2:revocations:heartbeat   channel on which the auth server's relay publishes a Unix time T,
+                                   once every revocation committed before T has its marker.
+    posts_api:introspections       how many introspection calls the API made (cache misses): a metric.
 
-Keys hold the token's SHA-256, never the token. Every lookup reads the cached answer and the
-revocation marker in one round trip, so a revoked token is refused by every worker as soon as the
-marker is set; each worker also listens on the channel and drops the cached answer, and after its
-subscription was interrupted it drops every cached answer (it may have missed events).
-When Redis is unreachable every operation here logs and gives up, and callers introspect instead.
+Keys hold the token's SHA-256, never the token. Two rules make the cache safe:
+
+- It is trusted only while fresh: until REVOCATION_FRESHNESS seconds after the newest heartbeat's T
+  that this worker's listener received. A stalled or restarted Redis, a dead relay or a broken
+  subscription all stop the heartbeats, and the worker then introspects every token (a revocation
+  the auth server committed is never missed) without waiting on Redis. Within the window every
+  lookup reads the cached answer and the revocation marker in one round trip; a marker wins.
+- It cannot be forged: each entry carries an HMAC-SHA256, under TOKEN_CACHE_KEY (which only the API
+  holds), of the token's digest and the answer. An entry without a valid one is ignored.
 """
 
 import functools
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -32,6 +39,7 @@ from redis.retry import Retry
 CACHE_PREFIX = "posts_api:token:"
 REVOKED_PREFIX = "oauth2:revoked:"
 REVOCATIONS_CHANNEL = "oauth2:revocations"
+HEARTBEAT_CHANNEL = "oauth2:revocations:heartbeat"
 INTROSPECTIONS_COUNTER = "posts_api:introspections"
 INACTIVE = {"active": False}
 # The fields of an introspection answer the API uses; nothing else is cached.
@@ -40,15 +48,35 @@ _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 logger = logging.getLogger(__name__)
 
+# Wall-clock time until which this worker may trust the cache (the listener moves it forward).
+_fresh_until = 0.0
+
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def fresh() -> bool:
+    """Whether this worker has seen every revocation up to a moment less than REVOCATION_FRESHNESS ago."""
+    return time.time() < _fresh_until
+
+
+def _distrust():
+    global _fresh_until
+    _fresh_until = 0.0
+
+
+def heard_heartbeat(beat: float):
+    """A heartbeat at `beat`: the cache is trusted until `beat` + REVOCATION_FRESHNESS (never longer from now)."""
+    global _fresh_until
+    window = settings.REVOCATION_FRESHNESS
+    _fresh_until = max(_fresh_until, min(beat, time.time()) + window)
+
+
 @functools.cache
 def _redis() -> redis.Redis:
     # One pool per worker process (created on first use, after gunicorn forked). No retries: when
-    # Redis is down the request goes on without it rather than waiting.
+    # Redis is slow the request goes on without it rather than waiting.
     return redis.Redis.from_url(
         settings.REDIS_URL,
         socket_timeout=settings.REDIS_TIMEOUT,
@@ -57,28 +85,53 @@ def _redis() -> redis.Redis:
     )
 
 
+def _mac(digest: str, payload: bytes) -> bytes:
+    return hmac.new(settings.TOKEN_CACHE_KEY, digest.encode() + b"\n" + payload, hashlib.sha256).hexdigest().encode()
+
+
+def seal(digest: str, answer: dict) -> bytes:
+    """The cache entry for `answer`: its MAC, a dot, the JSON of the fields the API uses."""
+    payload = json.dumps({k: answer[k] for k in CACHED_FIELDS if k in answer}, separators=(",", ":")).encode()
+    return _mac(digest, payload) + b"." + payload
+
+
+def unseal(digest: str, entry: bytes) -> dict | None:
+    """The answer in a cache entry, or None if its MAC is not ours for this digest."""
+    mac, _, payload = entry.partition(b".")
+    if not hmac.compare_digest(mac, _mac(digest, payload)):
+        logger.warning("token cache entry with an invalid MAC ignored (forged or corrupt)",
+                       extra={"event": {"token_sha256": digest}})
+        return None
+    return json.loads(payload)
+
+
 def lookup(digest: str) -> dict | None:
-    """The cached answer for a token, INACTIVE if it was revoked, None if unknown or Redis is down."""
+    """The cached answer for a token, INACTIVE if it was revoked, None if unknown or not to be trusted."""
+    if not fresh():
+        return None
     try:
         cached, revoked = _redis().mget(CACHE_PREFIX + digest, REVOKED_PREFIX + digest)
     except redis.RedisError as exc:
+        # Until the next heartbeat proves Redis well, no request waits on it again.
+        _distrust()
         logger.warning("token cache unavailable, introspecting instead: %r", exc)
         return None
     if revoked:
         return INACTIVE
-    return json.loads(cached) if cached else None
+    return unseal(digest, cached) if cached else None
 
 
 def remember(digest: str, answer: dict):
-    """Cache a fresh introspection answer and count the introspection call."""
+    """Cache a fresh introspection answer (while Redis is trusted) and count the introspection call."""
     ttl = _ttl(answer)
     try:
         pipe = _redis().pipeline(transaction=False)
-        if ttl > 0:
-            pipe.set(CACHE_PREFIX + digest, json.dumps({k: answer[k] for k in CACHED_FIELDS if k in answer}), ex=ttl)
+        if ttl > 0 and fresh():
+            pipe.set(CACHE_PREFIX + digest, seal(digest, answer), ex=ttl)
         pipe.incr(INTROSPECTIONS_COUNTER)
         pipe.execute()
     except redis.RedisError as exc:
+        _distrust()
         logger.warning("token cache unavailable, answer not cached: %r", exc)
 
 
@@ -97,52 +150,50 @@ def drop(digest: str):
 
 
 def start_revocation_listener() -> threading.Thread:
-    """Subscribe this worker to revocation events (called once per gunicorn worker)."""
+    """Subscribe this worker to revocation events and heartbeats (called once per gunicorn worker)."""
     thread = threading.Thread(target=_listen_forever, name="revocation-listener", daemon=True)
     thread.start()
     return thread
 
 
-def drop_all():
-    """Forget every cached answer: after a gap in the event stream some revocations may be missed."""
-    client = _redis()
-    for batch in _batched(client.scan_iter(match=CACHE_PREFIX + "*", count=1000), 1000):
-        client.unlink(*batch)
+def _handle(message: dict):
+    if message["type"] != "message":
+        return
+    data = message["data"].decode(errors="replace")
+    if message["channel"] == HEARTBEAT_CHANNEL.encode():
+        try:
+            heard_heartbeat(float(data))
+        except ValueError:
+            logger.warning("malformed revocation heartbeat ignored: %r", data[:40])
+    elif _SHA256_HEX.match(data):
+        drop(data)
 
 
-def _batched(iterable, size):
-    batch = []
-    for item in iterable:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _listen_forever(reconnect_delay: float = 0.5):
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_keepalive=True,
-                                  socket_connect_timeout=settings.REDIS_TIMEOUT)
-    disconnected = False
+def _listen_forever(reconnect_delay: float = 0.2):
+    window = settings.REVOCATION_FRESHNESS
+    broken = False
     while True:
         try:
-            with client.pubsub() as pubsub:
-                pubsub.subscribe(REVOCATIONS_CHANNEL)
-                if disconnected:
-                    # Events published while this worker was not subscribed are lost. The markers
-                    # cover them unless Redis was down when the auth server wrote them, and a Redis
-                    # restarted from disk would still hold the cached answers: forget them all.
-                    drop_all()
-                    disconnected = False
-                logger.info("listening for revocation events on %s", REVOCATIONS_CHANNEL)
-                for message in pubsub.listen():
-                    if message["type"] == "message":
-                        digest = message["data"].decode(errors="replace")
-                        if _SHA256_HEX.match(digest):
-                            drop(digest)
+            client = redis.Redis.from_url(settings.REDIS_URL, socket_keepalive=True, socket_timeout=window,
+                                          socket_connect_timeout=window, retry=Retry(NoBackoff(), 0))
+            with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                pubsub.subscribe(REVOCATIONS_CHANNEL, HEARTBEAT_CHANNEL)
+                if broken:
+                    logger.info("revocation listener subscribed again")
+                    broken = False
+                heard = time.monotonic()
+                while True:
+                    message = pubsub.get_message(timeout=window)
+                    if message is not None:
+                        heard = time.monotonic()
+                        _handle(message)
+                    elif time.monotonic() - heard > 2 * window:
+                        # Silence: a stalled connection, or no relay. A new connection tells which.
+                        raise redis.TimeoutError("no heartbeat for two REVOCATION_FRESHNESS windows")
         except redis.RedisError as exc:
-            if not disconnected:
-                logger.warning("revocation listener disconnected, reconnecting: %r", exc)
-                disconnected = True
+            _distrust()
+            if not broken:
+                logger.warning("revocation listener lost its subscription; the cache is bypassed until "
+                               "the next heartbeat: %r", exc)
+                broken = True
             time.sleep(reconnect_delay)

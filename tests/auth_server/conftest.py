@@ -82,7 +82,7 @@ class RevocationEvents:
 
 @pytest.fixture
 def revocation_events(stack):
-    events = RevocationEvents(stack.redis_url)
+    events = RevocationEvents(stack.redis_url())
     yield events
     events.close()
 

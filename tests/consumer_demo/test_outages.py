@@ -44,7 +44,7 @@ class DemoSession:
 
     def __init__(self, stack, visitor):
         self.redis = redis.Redis.from_url(stack.service_env("consumer_demo")["REDIS_URL"])
-        self.key = f":1:django.contrib.sessions.cache{visitor.http.cookies['demo_session']}"
+        self.key = f"demo:1:django.contrib.sessions.cache{visitor.http.cookies['demo_session']}"
 
     def load(self) -> dict:
         return pickle.loads(self.redis.get(self.key))

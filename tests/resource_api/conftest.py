@@ -81,4 +81,4 @@ def client_token(stack):
 def redis_client(stack):
     if not hasattr(stack, "redis_url"):
         pytest.skip("needs the local stack's Redis")
-    return redis.Redis.from_url(stack.redis_url)
+    return redis.Redis.from_url(stack.redis_url())

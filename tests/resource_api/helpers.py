@@ -7,6 +7,7 @@ import psutil
 
 CACHE_PREFIX = "posts_api:token:"
 INTROSPECTIONS_COUNTER = "posts_api:introspections"
+HEARTBEAT_CHANNEL = "oauth2:revocations:heartbeat"
 
 
 def sha256(token: str) -> str:
@@ -29,3 +30,21 @@ def wait_until(condition, timeout: float = 1.0) -> bool:
             return True
         time.sleep(0.02)
     return condition()
+
+
+def heartbeats_reach_every_worker(stack, redis_client, timeout: float = 10.0) -> bool:
+    """Wait until every API worker is subscribed and two more revocation heartbeats were published.
+
+    A worker trusts the Redis cache only after a heartbeat (docs/posts-api.md); after this, all do.
+    """
+    workers = len(api_workers(stack))
+    if not wait_until(lambda: redis_client.pubsub_numsub(HEARTBEAT_CHANNEL)[0][1] >= workers, timeout=timeout):
+        return False
+    with redis_client.pubsub(ignore_subscribe_messages=True) as pubsub:
+        pubsub.subscribe(HEARTBEAT_CHANNEL)
+        heard, deadline = 0, time.monotonic() + timeout
+        while heard < 2 and time.monotonic() < deadline:
+            if pubsub.get_message(timeout=0.2):
+                heard += 1
+    time.sleep(0.05)  # the workers' listeners handle the same message
+    return heard >= 2

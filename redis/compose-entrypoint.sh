@@ -1,0 +1,16 @@
+#!/bin/sh
+# Redis as Compose runs it: this deployment's users (users.acl.template beside this file, passwords
+# from the environment), an append-only file, and no eviction (a lost revocation marker would be a
+# lost revocation). The same options as stack/local.py's start_redis.
+set -eu
+acl=/tmp/users.acl
+umask 077
+sed -e '/^#/d' \
+    -e "s|\${REDIS_PASSWORD}|${REDIS_PASSWORD:?}|" \
+    -e "s|\${REDIS_AUTH_PASSWORD}|${REDIS_AUTH_PASSWORD:?}|" \
+    -e "s|\${REDIS_API_PASSWORD}|${REDIS_API_PASSWORD:?}|" \
+    -e "s|\${REDIS_DEMO_PASSWORD}|${REDIS_DEMO_PASSWORD:?}|" \
+    "$(dirname "$0")/users.acl.template" > "$acl"
+# The official image starts as root and drops to `redis`, which must be able to read the file.
+if [ "$(id -u)" = 0 ]; then chown redis "$acl"; fi
+exec docker-entrypoint.sh redis-server --aclfile "$acl" --appendonly yes --maxmemory-policy noeviction
