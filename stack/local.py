@@ -210,10 +210,11 @@ class LocalStack:
             if not self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
                 self._psql(f"CREATE DATABASE {name} OWNER {name}")
 
-    def stop_postgres(self):
+    def stop_postgres(self, mode: str = "fast"):
+        """Stop Postgres; mode "immediate" is a crash as far as the data is concerned."""
         if (self.state / "postgres" / "postmaster.pid").exists():
             subprocess.run(self._as_postgres([postgres_bin("pg_ctl"), "-D", str(self.state / "postgres"),
-                                              "-m", "fast", "-w", "stop"]), capture_output=True)
+                                              "-m", mode, "-w", "stop"]), capture_output=True)
 
     # ---- Redis -----------------------------------------------------------------------------
     def start_redis(self):
