@@ -9,6 +9,7 @@ long-running process runs under supervisord, which restarts it when it dies (the
 """
 
 import argparse
+import contextlib
 import os
 import re
 import shlex
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 from supervisor.xmlrpc import Faults, SupervisorTransport
 
 from stack.envfile import ensure_env_file
@@ -333,12 +335,27 @@ class LocalStack:
     def start_supervisor(self):
         """Start supervisord, or have the running one take up a changed configuration."""
         conf = self.render_supervisor_conf()
+        self._stop_unsupervised()
         if self.supervisor_running():
             # Restarts exactly the programs whose configuration changed.
             run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(conf), "update"])
             return
         run([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)])
         wait_for(self.supervisor_running, "supervisord", log=self.log("supervisord"))
+
+    def _stop_unsupervised(self):
+        """Stop what an earlier version of this file started as daemons with pid files in run/."""
+        if self.supervisor_running():
+            return
+        programs = {name: "gunicorn" for name in SERVICES} | {"redis": "redis-server", "nginx": "nginx"}
+        for name, program in programs.items():
+            pidfile = self.state / "run" / f"{name}.pid"
+            with contextlib.suppress(OSError, ValueError, psutil.Error):
+                process = psutil.Process(int(pidfile.read_text()))
+                if any(program in part for part in process.cmdline()):  # not a reused pid
+                    process.terminate()
+                    process.wait(15)
+            pidfile.unlink(missing_ok=True)
 
     def start(self, name: str, timeout: float = 60.0):
         """Have supervisord run `name` (if it does not already) and wait until it is ready."""
@@ -446,6 +463,7 @@ class LocalStack:
                  log=self.log("nginx-error"))
 
     def down(self):
+        self._stop_unsupervised()
         if self.supervisor_running():
             # supervisord stops every program, then removes its pid file and exits.
             self._supervisor().shutdown()
