@@ -146,8 +146,9 @@ class Result:
 
 def stack_processes(stack: LocalStack) -> list[psutil.Process]:
     """Every process of the stack: gunicorn, nginx, Redis and Postgres, with their children."""
-    pidfiles = [*stack.state.glob("run/*.pid"), stack.state / "postgres" / "postmaster.pid"]
-    roots = [psutil.Process(int(f.read_text().split()[0])) for f in pidfiles if f.exists()]
+    supervised = psutil.Process(int((stack.state / "run" / "supervisord.pid").read_text())).children()
+    postmaster = psutil.Process(int((stack.state / "postgres" / "postmaster.pid").read_text().split()[0]))
+    roots = [*supervised, postmaster]
     return [p for root in roots for p in (root, *root.children(recursive=True))]
 
 

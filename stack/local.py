@@ -1,25 +1,32 @@
 """The local stack: Postgres, Redis, the three Django services and nginx as plain processes.
 
 `make up STACK=local` runs it with its state in `.state/` and nginx on PUBLIC_PORT; the test suite
-runs the same code in a temporary directory on free ports. Every process is started by this module
-and remembered by a pid file in the state directory, so `down` stops exactly those processes.
+runs the same code in a temporary directory on free ports. Postgres runs under pg_ctl; every other
+long-running process runs under supervisord, which restarts it when it dies (the table is
+`LocalStack.programs`). `down` stops supervisord with its processes, then Postgres.
 
     python -m stack.local up|down|status [--state DIR]
 """
 
 import argparse
+import contextlib
 import os
 import re
+import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+import xmlrpc.client
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
+from supervisor.xmlrpc import Faults, SupervisorTransport
 
 from stack.envfile import ensure_env_file
 
@@ -97,6 +104,27 @@ SERVICES = {
 }
 
 
+
+@dataclass
+class Program:
+    """A long-running process run by supervisord: started, and restarted whenever it exits."""
+    argv: list[str]
+    cwd: Path = ROOT
+    # Set on top of the environment supervisord was started with.
+    env: dict[str, str] = field(default_factory=dict)
+    # True once it serves; without one, supervisord's RUNNING (alive for `startsecs`) is enough.
+    ready: Callable[[], bool] | None = None
+
+
+# The pg_hba.conf of the stack's cluster: a password (SCRAM) on the socket and over TCP, for every
+# role including the superuser.
+PG_HBA = """\
+# Written by stack/local.py, which replaces any other content on every start.
+local all all scram-sha-256
+host  all all 127.0.0.1/32 scram-sha-256
+"""
+
+
 @dataclass
 class LocalStack:
     state: Path
@@ -125,11 +153,16 @@ class LocalStack:
     def log(self, name: str) -> Path:
         return self.state / "logs" / f"{name}.log"
 
-    def pidfile(self, name: str) -> Path:
-        return self.state / "run" / f"{name}.pid"
+    @property
+    def supervisor_conf(self) -> Path:
+        return self.state / "run" / "supervisord.conf"
 
     # ---- environment of each service -----------------------------------------------------------
     def service_env(self, service: str) -> dict[str, str]:
+        return {**os.environ, **self.service_settings(service)}
+
+    def service_settings(self, service: str) -> dict[str, str]:
+        """What `service` is configured with, on top of the environment it inherits."""
         e = self.env
         common = {
             "PUBLIC_URL": self.url,
@@ -168,7 +201,7 @@ class LocalStack:
                 "OAUTH_REDIRECT_URI": e["DEMO_REDIRECT_URI"],
             },
         }[service]
-        return {**os.environ, **common, **specific, **self.overrides}
+        return {**common, **specific, **self.overrides}
 
     def manage(self, service: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run a Django management command of `service` against this stack."""
@@ -184,25 +217,39 @@ class LocalStack:
         return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
     def _psql(self, sql: str, db: str = "postgres") -> str:
-        return run(self._as_postgres(["psql", "-h", str(self.state / "postgres-socket"), "-p", str(self.ports.postgres),
-                                      "-U", "postgres", "-d", db, "-tAq", "-v", "ON_ERROR_STOP=1", "-c", sql])).strip()
+        done = subprocess.run(
+            ["psql", "-h", str(self.state / "postgres-socket"), "-p", str(self.ports.postgres), "-U", "postgres",
+             "-d", db, "-w", "-tAq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            env={**os.environ, "PGPASSWORD": self.env["POSTGRES_PASSWORD"]}, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"psql failed ({done.returncode}): {done.stderr}")
+        return done.stdout.strip()
 
     def start_postgres(self):
         data, sock, log = self.state / "postgres", self.state / "postgres-socket", self.log("postgres")
         data.mkdir(exist_ok=True)
         sock.mkdir(exist_ok=True)
+        # The socket is for Postgres's own user (and root) alone: other local accounts cannot even
+        # reach it to try a password.
+        sock.chmod(0o700)
         log.touch()
         if os.geteuid() == 0:
             for path in (data, sock, log):
                 shutil.chown(path, "postgres", "postgres")
         if not (data / "PG_VERSION").exists():
-            run(self._as_postgres([postgres_bin("initdb"), "-D", str(data), "-U", "postgres",
-                                   "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"]))
+            self._initdb(data)
         if not port_open(self.ports.postgres):
-            options = (f"-p {self.ports.postgres} -k {sock} -c listen_addresses=127.0.0.1 "
-                       "-c synchronous_commit=off -c max_connections=200")
+            # Default synchronous_commit: a commit is on disk before the services acknowledge it.
+            options = f"-p {self.ports.postgres} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200"
             run(self._as_postgres([postgres_bin("pg_ctl"), "-D", str(data), "-l", str(log),
                                    "-o", options, "-w", "-t", "60", "start"]))
+        # The superuser's password is the one in .env. A cluster set up by an earlier version of this
+        # file trusts the socket; this lets us in to set the password before pg_hba.conf demands it.
+        self._psql(f"ALTER ROLE postgres PASSWORD '{self.env['POSTGRES_PASSWORD']}'")
+        hba = data / "pg_hba.conf"
+        if hba.read_text() != PG_HBA:
+            hba.write_text(PG_HBA)
+            self._psql("SELECT pg_reload_conf()")
         for name, password in (("auth", self.env["AUTH_DB_PASSWORD"]), ("posts", self.env["POSTS_DB_PASSWORD"])):
             if not self._psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{name}'"):
                 self._psql(f"CREATE ROLE {name} LOGIN")
@@ -210,29 +257,151 @@ class LocalStack:
             if not self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
                 self._psql(f"CREATE DATABASE {name} OWNER {name}")
 
+    def _initdb(self, data: Path):
+        # initdb reads the superuser's password from a file that Postgres's user can read.
+        pwfile = self.state / "postgres-password"
+        pwfile.touch(mode=0o600)
+        try:
+            pwfile.write_text(self.env["POSTGRES_PASSWORD"] + "\n")
+            if os.geteuid() == 0:
+                shutil.chown(pwfile, "postgres", "postgres")
+            run(self._as_postgres([postgres_bin("initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
+                                   "--auth=scram-sha-256", f"--pwfile={pwfile}"]))
+        finally:
+            pwfile.unlink(missing_ok=True)
+
     def stop_postgres(self, mode: str = "fast"):
-        """Stop Postgres; mode "immediate" is a crash as far as the data is concerned."""
+        """Stop Postgres; `mode` is pg_ctl's: smart, fast or immediate (no shutdown checkpoint, as a crash)."""
         if (self.state / "postgres" / "postmaster.pid").exists():
             subprocess.run(self._as_postgres([postgres_bin("pg_ctl"), "-D", str(self.state / "postgres"),
                                               "-m", mode, "-w", "stop"]), capture_output=True)
 
+    # ---- what supervisord runs ---------------------------------------------------------------
+    def programs(self) -> dict[str, Program]:
+        """Every long-running process except Postgres, in start order: adding one is adding an entry."""
+        nginx_conf = self.state / "nginx" / "nginx.conf"
+        return {
+            # Persistence as in Compose (an append-only file); never evict: a lost marker is a lost
+            # revocation. Users and passwords: redis/users.acl.template, rendered by up().
+            "redis": Program(
+                ["redis-server", "--port", str(self.ports.redis), "--bind", "127.0.0.1",
+                 "--dir", str(self.state / "redis"), "--aclfile", str(self.state / "redis" / "users.acl"),
+                 "--save", "", "--appendonly", "yes", "--maxmemory-policy", "noeviction"],
+                ready=lambda: port_open(self.ports.redis)),
+            **{service: Program(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", wsgi],
+                cwd=ROOT / service, env=self.service_settings(service),
+                ready=lambda service=service: http_ok(f"{self.service_url(service)}/readyz"))
+               for service, (wsgi, _) in SERVICES.items()},
+            # Copies revocations into Redis and heartbeats (auth_server/oauth/revocation.py).
+            "revocation_relay": Program(
+                [sys.executable, "manage.py", "revocation_relay"],
+                cwd=ROOT / "auth_server", env=self.service_settings("auth_server")),
+            "nginx": Program(
+                ["nginx", "-p", str(nginx_conf.parent), "-c", str(nginx_conf), "-g", "daemon off;"],
+                ready=lambda: port_open(self.ports.public)),
+        }
+
+    def render_supervisor_conf(self) -> Path:
+        run_dir = self.state / "run"
+        sections = [
+            ("supervisord", {"logfile": self.log("supervisord"), "pidfile": run_dir / "supervisord.pid"}),
+            # Only this user (and root) may control the processes.
+            ("unix_http_server", {"file": run_dir / "supervisor.sock", "chmod": "0700"}),
+            ("supervisorctl", {"serverurl": f"unix://{run_dir / 'supervisor.sock'}"}),
+            ("rpcinterface:supervisor",
+             {"supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"}),
+        ]
+        for name, program in self.programs().items():
+            sections.append((f"program:{name}", {
+                "command": " ".join(shlex.quote(arg) for arg in program.argv),
+                "directory": program.cwd,
+                "environment": ",".join(f"{k}={_supervisor_quote(v)}" for k, v in program.env.items()),
+                # up() starts each one in order, once what it needs is ready; after that, it is
+                # restarted whenever it exits.
+                "autostart": "false",
+                "autorestart": "true",
+                "startsecs": "1",
+                "stopasgroup": "true",
+                "killasgroup": "true",
+                "stopwaitsecs": "15",
+                "redirect_stderr": "true",
+                "stdout_logfile": self.log(name),
+            }))
+        text = "".join(f"[{name}]\n" + "".join(f"{k}={str(v).replace('%', '%%')}\n" for k, v in options.items()) + "\n"
+                       for name, options in sections)
+        conf = self.supervisor_conf
+        conf.touch(mode=0o600)  # it holds the services' secrets
+        conf.write_text(text)
+        return conf
+
+    def _supervisor(self):
+        transport = SupervisorTransport(None, None, f"unix://{self.state / 'run' / 'supervisor.sock'}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+
+    def supervisor_running(self) -> bool:
+        try:
+            return self._supervisor().getState()["statename"] == "RUNNING"
+        except (OSError, xmlrpc.client.Error):
+            return False
+
+    def start_supervisor(self):
+        """Start supervisord, or have the running one take up a changed configuration."""
+        conf = self.render_supervisor_conf()
+        self._stop_unsupervised()
+        if self.supervisor_running():
+            # Restarts exactly the programs whose configuration changed.
+            run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(conf), "update"])
+            return
+        run([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)])
+        wait_for(self.supervisor_running, "supervisord", log=self.log("supervisord"))
+
+    def _stop_unsupervised(self):
+        """Stop what an earlier version of this file started as daemons with pid files in run/."""
+        if self.supervisor_running():
+            return
+        programs = {name: "gunicorn" for name in SERVICES} | {"redis": "redis-server", "nginx": "nginx"}
+        for name, program in programs.items():
+            pidfile = self.state / "run" / f"{name}.pid"
+            with contextlib.suppress(OSError, ValueError, psutil.Error):
+                process = psutil.Process(int(pidfile.read_text()))
+                if any(program in part for part in process.cmdline()):  # not a reused pid
+                    process.terminate()
+                    process.wait(15)
+            pidfile.unlink(missing_ok=True)
+
+    def start(self, name: str, timeout: float = 60.0):
+        """Have supervisord run `name` (if it does not already) and wait until it is ready."""
+        try:
+            self._supervisor().startProcess(name, True)
+        except xmlrpc.client.Fault as fault:
+            if fault.faultCode != Faults.ALREADY_STARTED:
+                raise RuntimeError(f"{name} failed to start: {fault.faultString}\n"
+                                   f"{self.log(name).read_text()[-3000:]}") from None
+        if ready := self.programs()[name].ready:
+            wait_for(ready, f"{name} to be ready", timeout, log=self.log(name))
+
+    def stop(self, name: str):
+        """Stop `name` until start() is called for it (supervisord does not restart it meanwhile)."""
+        if not self.supervisor_running():
+            return
+        try:
+            self._supervisor().stopProcess(name, True)
+        except xmlrpc.client.Fault as fault:
+            if fault.faultCode != Faults.NOT_RUNNING:
+                raise
+
+    def pid(self, name: str) -> int:
+        """The process id of `name` as supervisord started it (gunicorn's master, nginx's master); 0 if stopped."""
+        return self._supervisor().getProcessInfo(name)["pid"]
+
     # ---- Redis -----------------------------------------------------------------------------
     def start_redis(self):
-        if port_open(self.ports.redis):
-            return
         (self.state / "redis").mkdir(exist_ok=True)
-        acl = self.state / "redis" / "users.acl"
-        render_template(ROOT / "redis/users.acl.template", acl, self.env, private=True)
-        # Persistence as in Compose (an append-only file); never evict: a lost marker is a lost revocation.
-        subprocess.run(["redis-server", "--port", str(self.ports.redis), "--bind", "127.0.0.1",
-                        "--dir", str(self.state / "redis"), "--daemonize", "yes",
-                        "--pidfile", str(self.pidfile("redis")), "--logfile", str(self.log("redis")),
-                        "--aclfile", str(acl), "--save", "", "--appendonly", "yes",
-                        "--maxmemory-policy", "noeviction"], check=True)
-        wait_for(lambda: port_open(self.ports.redis), "redis", log=self.log("redis"))
+        self.start("redis")
 
     def stop_redis(self):
-        self._kill("redis")
+        self.stop("redis")
         wait_for(lambda: not port_open(self.ports.redis), "redis to stop")
 
     # ---- Django services ---------------------------------------------------------------------
@@ -249,34 +418,16 @@ class LocalStack:
                 raise RuntimeError(f"{service}: manage.py {' '.join(args)} failed\n{done.stdout}\n{done.stderr}")
 
     def start_service(self, service: str):
-        port = getattr(self.ports, SERVICES[service][1])
-        if not port_open(port):
-            with self.log(service).open("ab") as log:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", SERVICES[service][0]],
-                    cwd=ROOT / service, env=self.service_env(service),
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                )
-            self.pidfile(service).write_text(str(proc.pid))
-        wait_for(lambda: http_ok(f"{self.service_url(service)}/readyz"), f"{service} /readyz",
-                 log=self.log(service))
+        self.start(service)
 
     def stop_service(self, service: str):
-        self._kill(service)
+        self.stop(service)
 
-    # ---- the revocation relay (auth_server's `manage.py revocation_relay`) -----------------------
     def start_relay(self):
-        pidfile = self.pidfile("revocation_relay")
-        if pidfile.exists() and _alive(int(pidfile.read_text())):
-            return
-        with self.log("revocation_relay").open("ab") as log:
-            proc = subprocess.Popen([sys.executable, "manage.py", "revocation_relay"], cwd=ROOT / "auth_server",
-                                    env=self.service_env("auth_server"), stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        pidfile.write_text(str(proc.pid))
+        self.start("revocation_relay")
 
     def stop_relay(self):
-        self._kill("revocation_relay")
+        self.stop("revocation_relay")
 
     # ---- nginx -----------------------------------------------------------------------------
     def render_nginx(self):
@@ -284,6 +435,8 @@ class LocalStack:
         for sub in ("conf.d", "tmp", "tls"):
             (conf / sub).mkdir(parents=True, exist_ok=True)
         values = {
+            # Loopback only unless PUBLIC_BIND says otherwise: nginx serves plain HTTP here.
+            "NGINX_ADDRESS": self.env.get("PUBLIC_BIND") or "127.0.0.1",
             "NGINX_PORT": str(self.ports.public),
             "AUTH_UPSTREAM": f"127.0.0.1:{self.ports.auth}",
             "API_UPSTREAM": f"127.0.0.1:{self.ports.api}",
@@ -300,42 +453,42 @@ class LocalStack:
         return conf / "nginx.conf"
 
     def start_nginx(self):
-        main = self.render_nginx()
-        if self.pidfile("nginx").exists() and port_open(self.ports.public):
-            subprocess.run(["nginx", "-p", str(main.parent), "-c", str(main), "-s", "reload"], check=True)
-            return
-        out = subprocess.run(["nginx", "-p", str(main.parent), "-c", str(main)], capture_output=True, text=True)
-        if out.returncode:
-            raise RuntimeError(f"nginx failed to start: {out.stderr}")
-        wait_for(lambda: port_open(self.ports.public), "nginx", log=self.log("nginx-error"))
+        self.render_nginx()
+        if self.supervisor_running() and self.pid("nginx"):
+            self._supervisor().signalProcess("nginx", "HUP")  # reload the configuration just written
+        self.start("nginx")
 
     def stop_nginx(self):
-        self._kill("nginx")
+        self.stop("nginx")
 
     # ---- the whole stack -----------------------------------------------------------------------
     def up(self):
-        for d in ("logs", "run", "static", "oidc"):
+        for d in ("logs", "run", "static", "oidc", "redis"):
             (self.state / d).mkdir(parents=True, exist_ok=True)
         # Postgres runs as another user when we are root: it must be able to reach its directory.
         self.state.chmod(0o755)
         self.start_postgres()
+        self.render_nginx()
+        render_template(ROOT / "redis/users.acl.template", self.state / "redis" / "users.acl", self.env, private=True)
+        self.start_supervisor()
         self.start_redis()
         for service in SERVICES:
             self.prepare(service)
-        for service in SERVICES:
-            self.start_service(service)
-        self.start_relay()
-        self.start_nginx()
+        for name in self.programs():
+            if name == "nginx":
+                self.start_nginx()
+            else:
+                self.start(name)
         wait_for(lambda: http_ok(f"{self.url}/o/.well-known/openid-configuration"), "nginx -> auth_server",
                  log=self.log("nginx-error"))
 
     def down(self):
-        self.stop_nginx()
-        self.stop_relay()
-        for service in SERVICES:
-            self.stop_service(service)
-        if self.pidfile("redis").exists():
-            self.stop_redis()
+        self._stop_unsupervised()
+        if self.supervisor_running():
+            # supervisord stops every program, then removes its pid file and exits.
+            self._supervisor().shutdown()
+            wait_for(lambda: not (self.state / "run" / "supervisord.pid").exists(), "supervisord to stop",
+                     timeout=120, log=self.log("supervisord"))
         self.stop_postgres()
 
     def status(self) -> dict[str, bool]:
@@ -347,39 +500,12 @@ class LocalStack:
         }
         return checks
 
-    def _kill(self, name: str, timeout: float = 15.0):
-        pidfile = self.pidfile(name)
-        if not pidfile.exists():
-            return
-        pid = int(pidfile.read_text().strip() or 0)
-        try:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                _reap(pid)
-                os.kill(pid, 0)
-                time.sleep(0.05)
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        pidfile.unlink(missing_ok=True)
 
-
-def _alive(pid: int) -> bool:
-    _reap(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _reap(pid: int):
-    """Collect `pid` if it is our own exited child (the test harness starts gunicorn directly)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
+def _supervisor_quote(value: str) -> str:
+    """A value for supervisord's environment= (its parser takes quotes but no escapes)."""
+    if "\n" in value or ('"' in value and "'" in value):
+        raise ValueError(f"cannot pass this value through supervisord: {value!r}")
+    return f"'{value}'" if '"' in value else f'"{value}"'
 
 
 def nginx_settings(env: dict, overrides: dict) -> dict[str, str]:

@@ -26,11 +26,11 @@ RECOVERY = 20.0
 
 
 def master(stack, service: str) -> psutil.Process:
-    return psutil.Process(int(stack.pidfile(service).read_text()))
+    return psutil.Process(stack.pid(service))
 
 
 def redis_process(stack) -> psutil.Process:
-    return psutil.Process(int(stack.pidfile("redis").read_text()))
+    return psutil.Process(stack.pid("redis"))
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ def introspections(redis_client) -> int:
 
 
 def api_workers(stack) -> list[psutil.Process]:
-    return psutil.Process(int(stack.pidfile("resource_api").read_text())).children()
+    return psutil.Process(stack.pid("resource_api")).children()
 
 
 def wait_until(condition, timeout: float = 1.0) -> bool:

@@ -43,7 +43,7 @@ def revoke(stack, token: str) -> float:
 
 @contextlib.contextmanager
 def redis_paused(stack):
-    pid = int(stack.pidfile("redis").read_text())
+    pid = stack.pid("redis")
     os.kill(pid, signal.SIGSTOP)
     try:
         yield

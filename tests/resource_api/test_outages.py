@@ -35,7 +35,7 @@ def api_log(stack) -> str:
 @contextlib.contextmanager
 def auth_server_hung(stack):
     """Every auth-server process frozen: connections are accepted by the kernel and never answered."""
-    group = os.getpgid(int(stack.pidfile("auth_server").read_text()))
+    group = os.getpgid(stack.pid("auth_server"))
     os.killpg(group, signal.SIGSTOP)
     try:
         yield
