@@ -6,10 +6,12 @@
 
 import math
 from collections import Counter
+from urllib.parse import urlsplit
 
 from django.contrib.auth.hashers import identify_hasher
 from django.core.exceptions import ValidationError
 from django.db import connections, models, transaction
+from django.db.models.functions import Lower
 from django.db.models.signals import post_save, pre_save
 from django.utils.functional import cached_property
 from oauth2_provider.models import (
@@ -97,6 +99,18 @@ class Application(AbstractApplication):
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+        constraints = [
+            # Users tell clients apart by name on the consent page: no two alike, whatever the case.
+            models.UniqueConstraint(
+                Lower("name"), name="oauth_application_name_unique_ci", condition=~models.Q(name=""),
+                violation_error_message="An application with this name already exists. Choose another name.",
+            ),
+        ]
+
+    @property
+    def redirect_hosts(self) -> list[str]:
+        """The hosts (with port) of the registered redirect URIs, in order, each once (consent page)."""
+        return list(dict.fromkeys(urlsplit(uri).netloc for uri in self.redirect_uris.split()))
 
     def clean(self):
         errors = {}

@@ -4,6 +4,7 @@ import calendar
 import hashlib
 
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.db.models import Q
 from django.forms.models import modelform_factory
 from django.http import HttpResponse, JsonResponse
@@ -174,6 +175,36 @@ def application_form():
     return modelform_factory(Application, form=OfferedChoicesForm, fields=APPLICATION_FIELDS)
 
 
+class ManagesApplications(PermissionRequiredMixin):
+    """Registering and managing clients is for users granted `oauth.add_application` (superusers have it).
+
+    Anyone else could register a client named like a trusted one and show its consent page to
+    users. Signed-out visitors are sent to sign in; signed-in ones get a page that says why not.
+    """
+
+    permission_required = "oauth.add_application"
+
+    def handle_no_permission(self):
+        if not self.request.user.is_authenticated:
+            return super().handle_no_permission()
+        return render(self.request, "403.html", status=403, context={
+            "reason": "Registering and managing applications is open only to accounts an administrator "
+                      "has allowed to (permission \"Can add application\").",
+        })
+
+
+class ApplicationList(ManagesApplications, dot_views.ApplicationList):
+    pass
+
+
+class ApplicationDetail(ManagesApplications, dot_views.ApplicationDetail):
+    pass
+
+
+class ApplicationDelete(ManagesApplications, dot_views.ApplicationDelete):
+    pass
+
+
 class ShowSecretOnceMixin:
     """Saves the application and answers with its new secret, the only time it is ever shown."""
 
@@ -184,7 +215,7 @@ class ShowSecretOnceMixin:
         return response
 
 
-class ApplicationRegistration(ShowSecretOnceMixin, dot_views.ApplicationRegistration):
+class ApplicationRegistration(ManagesApplications, ShowSecretOnceMixin, dot_views.ApplicationRegistration):
     def get_form_class(self):
         return application_form()
 
@@ -195,12 +226,12 @@ class ApplicationRegistration(ShowSecretOnceMixin, dot_views.ApplicationRegistra
         return self.secret_page(application, secret)
 
 
-class ApplicationUpdate(dot_views.ApplicationUpdate):
+class ApplicationUpdate(ManagesApplications, dot_views.ApplicationUpdate):
     def get_form_class(self):
         return application_form()
 
 
-class ApplicationSecretReset(ShowSecretOnceMixin, dot_views.ApplicationDetail):
+class ApplicationSecretReset(ManagesApplications, ShowSecretOnceMixin, dot_views.ApplicationDetail):
     """POST: replace the secret with a new generated one (the old one stops working at once)."""
 
     http_method_names = ["post"]

@@ -2,6 +2,7 @@
 
 import re
 import secrets
+from urllib.parse import urlencode, urlparse
 
 import pytest
 import requests
@@ -63,16 +64,16 @@ def test_generated_secret_passes_validation(auth_orm):
 def register(stack, session, **fields):
     page = session.get(f"{stack.url}/o/applications/register/")
     assert page.status_code == 200
-    values = {"name": "My service", "client_type": "confidential",
+    values = {"name": f"My service {secrets.token_hex(4)}", "client_type": "confidential",
               "authorization_grant_type": "client-credentials", "redirect_uris": "",
               "post_logout_redirect_uris": "", "algorithm": ""} | fields
     return page, flows.submit_form(session, page, values)
 
 
-def test_registration_generates_secret_shows_it_once_and_stores_its_hash(stack, auth_orm, user_session):
+def test_registration_generates_secret_shows_it_once_and_stores_its_hash(stack, auth_orm, developer_session):
     from oauth2_provider.models import get_application_model
 
-    user, session = user_session
+    user, session = developer_session
     page, done = register(stack, session, client_secret="chosen-by-a-human")
     assert "client_secret" not in flows.forms(page.text)[-1]["fields"]
     assert done.status_code == 200 and "no-store" in done.headers["Cache-Control"]
@@ -86,10 +87,10 @@ def test_registration_generates_secret_shows_it_once_and_stores_its_hash(stack, 
     assert r.status_code == 200, r.text
 
 
-def test_secret_reset_replaces_the_old_secret(stack, auth_orm, user_session):
+def test_secret_reset_replaces_the_old_secret(stack, auth_orm, developer_session):
     from oauth2_provider.models import get_application_model
 
-    user, session = user_session
+    user, session = developer_session
     _, done = register(stack, session)
     old = SECRET_ON_PAGE.search(done.text).group(1)
     app = get_application_model().objects.get(user=user)
@@ -101,10 +102,10 @@ def test_secret_reset_replaces_the_old_secret(stack, auth_orm, user_session):
     assert flows.client_credentials_token(stack.url, flows.Client(app.client_id, new)).status_code == 200
 
 
-def test_registration_offers_only_the_grants_this_server_runs(stack, auth_orm, user_session):
+def test_registration_offers_only_the_grants_this_server_runs(stack, auth_orm, developer_session):
     from oauth2_provider.models import get_application_model
 
-    user, session = user_session
+    user, session = developer_session
     page, done = register(stack, session, authorization_grant_type="implicit",
                           redirect_uris="https://client.example/cb")
     assert 'value="implicit"' not in page.text and 'value="password"' not in page.text
@@ -112,11 +113,11 @@ def test_registration_offers_only_the_grants_this_server_runs(stack, auth_orm, u
     assert not get_application_model().objects.filter(user=user).exists()
 
 
-def test_other_users_applications_are_not_reachable(stack, auth_orm, user_session):
+def test_other_users_applications_are_not_reachable(stack, auth_orm, developer_session):
     from oauth2_provider.models import get_application_model
 
     demo_app = get_application_model().objects.get(client_id=stack.env["DEMO_CLIENT_ID"])
-    _, session = user_session
+    _, session = developer_session
     for path in ("", "update/", "delete/"):
         assert session.get(f"{stack.url}/o/applications/{demo_app.pk}/{path}").status_code == 404
     r = session.post(f"{stack.url}/o/applications/{demo_app.pk}/reset-secret/",
@@ -124,3 +125,62 @@ def test_other_users_applications_are_not_reachable(stack, auth_orm, user_sessio
     assert r.status_code == 404
     assert requests.post(f"{stack.url}/o/revoke_token/", data={"token": "x"},
                          auth=flows.demo_client(stack).auth).status_code == 200  # its secret still works
+
+
+def test_only_allowed_users_register_or_manage_clients(stack, auth_orm, user_session):
+    from oauth2_provider.models import get_application_model
+
+    user, session = user_session  # a signed-in user without `oauth.add_application`
+    assert "/o/applications/" not in session.get(f"{stack.url}/o/authorized_tokens/").text  # no link to it
+    for path in ("", "register/"):
+        page = session.get(f"{stack.url}/o/applications/{path}")
+        assert page.status_code == 403 and "open only to accounts an administrator" in page.text
+        assert 'href="/static/auth_server/oauth/site.css"' in page.text
+    tokens_page = session.get(f"{stack.url}/o/authorized_tokens/")
+    r = session.post(f"{stack.url}/o/applications/register/", headers={"Referer": tokens_page.url}, data={
+        "csrfmiddlewaretoken": session.cookies["csrftoken"], "name": "Consumer demo 2", "client_type": "confidential",
+        "authorization_grant_type": "client-credentials", "redirect_uris": "", "algorithm": ""})
+    assert r.status_code == 403
+    assert not get_application_model().objects.filter(user=user).exists()
+    # Someone's own client, given to them in the admin, is still not theirs to manage here.
+    app = get_application_model().objects.create(name=f"given {user.username}", user=user,
+                                                  authorization_grant_type="client-credentials")
+    for path in ("", "update/", "delete/"):
+        assert session.get(f"{stack.url}/o/applications/{app.pk}/{path}").status_code == 403
+    # Signed out: sent to sign in.
+    anonymous = requests.get(f"{stack.url}/o/applications/register/", allow_redirects=False)
+    assert anonymous.status_code in (302, 303) and "/accounts/login/" in anonymous.headers["Location"]
+
+
+@pytest.mark.parametrize("name", ["Consumer demo", "consumer DEMO"])
+def test_client_names_are_unique_whatever_the_case(stack, auth_orm, developer_session, name):
+    from oauth2_provider.models import get_application_model
+
+    user, session = developer_session
+    _, done = register(stack, session, name=name)
+    assert done.status_code == 200 and "An application with this name already exists" in done.text
+    assert not get_application_model().objects.filter(user=user).exists()
+
+
+def test_consent_page_shows_redirect_hosts_and_who_registered_the_client(stack, auth_orm, developer_session,
+                                                                          user_session):
+    from oauth2_provider.models import get_application_model
+
+    developer, session = developer_session
+    _, done = register(stack, session, name="Look-alike", client_type="public",
+                       authorization_grant_type="authorization-code",
+                       redirect_uris="https://evil.example/cb http://localhost:1234/cb", algorithm="RS256")
+    assert done.status_code == 200, done.text
+    look_alike = get_application_model().objects.get(user=developer)
+    _, visitor = user_session
+
+    page = visitor.get(f"{stack.url}/o/authorize/?" + urlencode(flows.AuthorizationRequest(
+        flows.Client(look_alike.client_id, None, "https://evil.example/cb"), scope="read").params()))
+    assert page.status_code == 200
+    assert "<code>evil.example</code>, <code>localhost:1234</code>" in page.text
+    assert f"Registered by</dt>\n  <dd>{developer.username}</dd>" in page.text
+
+    demo = flows.demo_client(stack)
+    page = visitor.get(f"{stack.url}/o/authorize/?{urlencode(flows.AuthorizationRequest(demo).params())}")
+    assert f"<code>{urlparse(demo.redirect_uri).netloc}</code>" in page.text
+    assert "set up with the deployment" in page.text

@@ -15,6 +15,9 @@ Application = get_application_model()
 
 
 def _client(client_id, secret, **fields):
+    # No owner: the consent page says the client was set up with the deployment, and it is managed
+    # in the admin, not on anyone's /o/applications/.
+    fields["user"] = None
     app, _ = Application.objects.get_or_create(client_id=client_id, defaults={**fields, "client_secret": secret})
     for name, value in fields.items():
         setattr(app, name, value)
@@ -47,7 +50,7 @@ class Command(BaseCommand):
 
         _client(
             env["DEMO_CLIENT_ID"], env["DEMO_CLIENT_SECRET"],
-            name="Consumer demo", user=admin,
+            name="Consumer demo",
             client_type=Application.CLIENT_CONFIDENTIAL,
             authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
             redirect_uris=env["DEMO_REDIRECT_URI"],
@@ -57,14 +60,14 @@ class Command(BaseCommand):
         )
         _client(
             env["API_CLIENT_ID"], env["API_CLIENT_SECRET"],
-            name="Posts API (introspection)", user=admin,
+            name="Posts API (introspection)",
             client_type=Application.CLIENT_CONFIDENTIAL,
             authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
             redirect_uris="", allowed_scopes="introspection",
         )
         _client(
             env["LOADTEST_CLIENT_ID"], env["LOADTEST_CLIENT_SECRET"],
-            name="Load test", user=admin,
+            name="Load test",
             client_type=Application.CLIENT_CONFIDENTIAL,
             authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
             redirect_uris="", allowed_scopes="read write",
