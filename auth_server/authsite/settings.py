@@ -176,6 +176,8 @@ OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,
     # Salted SHA-256 instead of PBKDF2 for the server-generated client secrets (oauth/hashers.py).
     "CLIENT_SECRET_HASHER": "client-secret-sha256",
+    # The admin's client page has no secret field, only "Reset secret" (oauth/admin.py).
+    "APPLICATION_ADMIN_CLASS": "oauth.admin.ApplicationAdmin",
     "OAUTH2_VALIDATOR_CLASS": "oauth.oauth2_validators.OAuth2Validator",
     # Token values: 256 bits from one call to the OS's generator (oauth/tokens.py).
     "ACCESS_TOKEN_GENERATOR": "oauth.tokens.random_token",

@@ -16,7 +16,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 from oauth2_provider import views as dot_views
 from oauth2_provider.forms import ApplicationForm
-from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.signals import app_authorized
 from oauth2_provider.views.mixins import OAuthLibMixin
@@ -205,14 +204,19 @@ class ApplicationDelete(ManagesApplications, dot_views.ApplicationDelete):
     pass
 
 
+def secret_page(request, template, context):
+    """The page that shows a new client secret: the only time it is ever shown, so never cached."""
+    response = render(request, template, context)
+    add_never_cache_headers(response)
+    return response
+
+
 class ShowSecretOnceMixin:
     """Saves the application and answers with its new secret, the only time it is ever shown."""
 
     def secret_page(self, application, secret):
-        response = render(self.request, "oauth2_provider/application_secret.html",
-                          {"application": application, "client_secret": secret})
-        add_never_cache_headers(response)
-        return response
+        return secret_page(self.request, "oauth2_provider/application_secret.html",
+                           {"application": application, "client_secret": secret})
 
 
 class ApplicationRegistration(ManagesApplications, ShowSecretOnceMixin, dot_views.ApplicationRegistration):
@@ -238,8 +242,6 @@ class ApplicationSecretReset(ManagesApplications, ShowSecretOnceMixin, dot_views
 
     def post(self, request, *args, **kwargs):
         application = self.get_object()
-        secret = generate_client_secret()
-        application.client_secret = secret
-        application.save(update_fields=["client_secret", "updated"])
+        secret = application.new_secret()
         audit("client_secret_reset", client_id=application.client_id, user=request.user.get_username())
         return self.secret_page(application, secret)

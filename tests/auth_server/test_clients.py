@@ -1,5 +1,7 @@
 """Client secrets: server-generated, shown once, stored with the fast salted hash; weak ones refused."""
 
+import base64
+import math
 import re
 import secrets
 from urllib.parse import urlencode, urlparse
@@ -26,6 +28,8 @@ def test_seeded_secrets_use_the_fast_hash_and_passwords_pbkdf2(stack, auth_orm):
 
 @pytest.mark.parametrize("secret", [
     "short", "x" * 64, "password" * 8, "correct horse battery staple", "0123456789" * 5,
+    # a pasted hash hides a secret nobody checked
+    "client-secret-sha256$salt$" + "0" * 64, "pbkdf2_sha256$1000000$salt$" + "A" * 43 + "=",
 ])
 def test_confidential_client_refuses_weak_secret(auth_orm, secret):
     from django.core.exceptions import ValidationError
@@ -184,3 +188,89 @@ def test_consent_page_shows_redirect_hosts_and_who_registered_the_client(stack, 
     page = visitor.get(f"{stack.url}/o/authorize/?{urlencode(flows.AuthorizationRequest(demo).params())}")
     assert f"<code>{urlparse(demo.redirect_uri).netloc}</code>" in page.text
     assert "set up with the deployment" in page.text
+
+
+def test_a_stored_secret_cannot_be_replaced_by_a_hash(stack, auth_orm):
+    from django.contrib.auth.hashers import make_password
+    from django.core.exceptions import ValidationError
+    from oauth2_provider.models import get_application_model
+
+    app = get_application_model().objects.get(client_id=stack.env["LOADTEST_CLIENT_ID"])
+    app.full_clean()  # its own stored hash is fine
+    app.client_secret = make_password("weak", hasher="client-secret-sha256")
+    with pytest.raises(ValidationError) as raised:
+        app.full_clean()
+    assert "client_secret" in raised.value.message_dict
+
+
+def test_every_generated_secret_has_at_least_256_bits(auth_orm):
+    from oauth2_provider.generators import generate_client_secret
+    from oauthlib.common import UNICODE_ASCII_CHARACTER_SET
+
+    from stack.envfile import generated_values
+
+    secret = generate_client_secret()
+    assert set(secret) <= set(UNICODE_ASCII_CHARACTER_SET)
+    assert len(secret) * math.log2(len(UNICODE_ASCII_CHARACTER_SET)) >= 256
+    for key, value in generated_values().items():
+        if key.endswith("_CLIENT_SECRET"):
+            assert len(base64.urlsafe_b64decode(value + "==")) * 8 >= 256, key
+
+
+def test_seed_demo_refuses_a_weak_secret_from_the_env_file(stack, auth_orm, monkeypatch):
+    from django.core.management import CommandError, call_command
+    from oauth2_provider.models import get_application_model
+
+    before = get_application_model().objects.get(client_id=stack.env["LOADTEST_CLIENT_ID"]).client_secret
+    monkeypatch.setenv("LOADTEST_CLIENT_SECRET", "loadtest-secret")
+    with pytest.raises(CommandError, match="LOADTEST_CLIENT_SECRET"):
+        call_command("seed_demo")
+    assert get_application_model().objects.get(client_id=stack.env["LOADTEST_CLIENT_ID"]).client_secret == before
+
+
+@pytest.fixture(scope="module")
+def admin_session(stack):
+    return flows.login(stack.url, stack.env["ADMIN_USERNAME"], stack.env["ADMIN_PASSWORD"])
+
+
+def test_admin_generates_the_secret_and_shows_it_once(stack, auth_orm, admin_session):
+    from oauth2_provider.models import get_application_model
+
+    page = admin_session.get(f"{stack.url}/admin/oauth/application/add/")
+    fields = flows.forms(page.text)[-1]["fields"]
+    assert "client_secret" not in fields and "hash_client_secret" not in fields
+    name = f"Admin-made {secrets.token_hex(4)}"
+    done = flows.submit_form(admin_session, page, {
+        "name": name, "client_type": "confidential", "authorization_grant_type": "client-credentials",
+        "client_secret": "typed-by-hand", "hash_client_secret": "",  # not fields: ignored
+        "allowed_scopes": "read", "algorithm": "",
+    })
+    assert done.status_code == 200 and "no-store" in done.headers["Cache-Control"], done.text[:2000]
+    secret = SECRET_ON_PAGE.search(done.text).group(1)
+    app = get_application_model().objects.get(name=name)
+    assert secret != "typed-by-hand" and app.hash_client_secret and secret not in app.client_secret
+    assert flows.client_credentials_token(stack.url, flows.Client(app.client_id, secret)).status_code == 200
+    assert secret not in admin_session.get(f"{stack.url}/admin/oauth/application/{app.pk}/change/").text
+
+
+def test_admin_resets_a_secret_and_cannot_type_one(stack, auth_orm, admin_session):
+    from oauth2_provider.models import get_application_model
+
+    old = secrets.token_urlsafe(48)
+    app = get_application_model().objects.create(
+        name=f"Admin-reset {secrets.token_hex(4)}", client_type="confidential",
+        authorization_grant_type="client-credentials", client_secret=old, allowed_scopes="read")
+    change = admin_session.get(f"{stack.url}/admin/oauth/application/{app.pk}/change/")
+    assert "client_secret" not in flows.forms(change.text)[-1]["fields"]
+    # A secret posted with the change form anyway is not a field, so it changes nothing.
+    flows.submit_form(admin_session, change, {"client_secret": "weak", "_save": "Save"})
+    assert flows.client_credentials_token(stack.url, flows.Client(app.client_id, old)).status_code == 200
+
+    reset_form = next(f for f in flows.forms(change.text) if f["action"].endswith("/reset-secret/"))
+    assert admin_session.get(f"{stack.url}{reset_form['action']}").status_code == 405
+    reset = admin_session.post(f"{stack.url}{reset_form['action']}", data=reset_form["fields"],
+                               headers={"Referer": change.url})
+    assert reset.status_code == 200 and "no-store" in reset.headers["Cache-Control"]
+    new = SECRET_ON_PAGE.search(reset.text).group(1)
+    assert flows.client_credentials_token(stack.url, flows.Client(app.client_id, old)).status_code == 401
+    assert flows.client_credentials_token(stack.url, flows.Client(app.client_id, new)).status_code == 200
