@@ -111,6 +111,7 @@ AXES_RESET_ON_SUCCESS = True
 # A refused attempt during a lock doesn't extend it: Retry-After stays an upper bound.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "oauth.login_guard.client_ip"
+AXES_USERNAME_CALLABLE = "oauth.login_guard.username"
 AXES_LOCKOUT_CALLABLE = "oauth.login_guard.lockout_response"
 # The audit log already has every sign-in (oauth/audit.py); axes keeps only the failure counts.
 AXES_DISABLE_ACCESS_LOG = True

@@ -18,6 +18,13 @@ def client_ip(request) -> str:
     return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR", "")
 
 
+def username(request, credentials=None) -> str | None:
+    # Django's sign-in forms don't limit the username's length, axes stores 255 characters of it
+    # (a longer one failed with a database error); no account's name is longer than 150.
+    name = (credentials or request.POST).get("username")
+    return name[:255] if name is not None else None
+
+
 def cool_off_seconds() -> int:
     return int(settings.AXES_COOLOFF_TIME.total_seconds())
 
