@@ -17,6 +17,11 @@ def _secret(nbytes: int = 48) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def _client_secret() -> str:
+    # 48 random bytes, 384 bits; seed_demo refuses one that looks weaker (docs/auth-server.md, "Client secrets").
+    return secrets.token_urlsafe(48)
+
+
 def _client_id() -> str:
     return secrets.token_urlsafe(24)
 
@@ -48,12 +53,12 @@ def generated_values(public_port: int = DEFAULT_PUBLIC_PORT) -> dict[str, str]:
         "DEMO_USERNAME": "demo",
         "DEMO_PASSWORD": _secret(12),
         "DEMO_CLIENT_ID": _client_id(),
-        "DEMO_CLIENT_SECRET": _secret(),
+        "DEMO_CLIENT_SECRET": _client_secret(),
         "DEMO_REDIRECT_URI": f"{public_url}/callback/",
         "API_CLIENT_ID": _client_id(),
-        "API_CLIENT_SECRET": _secret(),
+        "API_CLIENT_SECRET": _client_secret(),
         "LOADTEST_CLIENT_ID": _client_id(),
-        "LOADTEST_CLIENT_SECRET": _secret(),
+        "LOADTEST_CLIENT_SECRET": _client_secret(),
     }
 
 

@@ -180,7 +180,7 @@ class LocalStack:
                 "DATABASE_URL": self.database_url("auth"),
                 "REDIS_URL": self.redis_url("auth_server"),
                 "OIDC_KEY_FILE": str(self.state / "oidc" / "private.pem"),
-                **{k: e[k] for k in e if k.startswith(("DEMO_", "API_CLIENT_", "LOADTEST_", "ADMIN_"))},
+                **{k: e[k] for k in e if k.startswith(("DEMO_", "API_CLIENT_", "LOADTEST_", "ADMIN_", "LOGIN_"))},
             },
             "resource_api": {
                 "SECRET_KEY": e["API_SECRET_KEY"],
@@ -510,7 +510,8 @@ def _supervisor_quote(value: str) -> str:
 
 def nginx_settings(env: dict, overrides: dict) -> dict[str, str]:
     """Tunable nginx values (rate limits), from the environment with documented defaults."""
-    defaults = {"AUTH_RATE_LIMIT": "20r/s", "AUTH_RATE_BURST": "40"}
+    defaults = {"AUTH_RATE_LIMIT": "20r/s", "AUTH_RATE_BURST": "40",
+                "SIGN_IN_RATE_LIMIT": "10r/m", "SIGN_IN_RATE_BURST": "10"}
     return {k: overrides.get(k) or env.get(k) or v for k, v in defaults.items()}
 
 

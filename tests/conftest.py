@@ -20,8 +20,10 @@ from stack.local import ROOT, LocalStack, Ports
 
 ARTIFACTS = ROOT / "artifacts"
 
-# Test stacks use a rate limit high enough for the suite and low enough for a burst to reach it.
-TEST_OVERRIDES = {"AUTH_RATE_LIMIT": "100r/s", "AUTH_RATE_BURST": "150"}
+# Test stacks use rate limits high enough for the suite (which signs in far more often than a
+# person) and low enough for a burst to reach them.
+TEST_OVERRIDES = {"AUTH_RATE_LIMIT": "100r/s", "AUTH_RATE_BURST": "150",
+                  "SIGN_IN_RATE_LIMIT": "10r/s", "SIGN_IN_RATE_BURST": "20"}
 
 
 class ExternalStack:

@@ -4,6 +4,7 @@ Required: SECRET_KEY, DATABASE_URL, REDIS_URL, PUBLIC_URL (the URL users reach t
 Everything else has a documented default below.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -25,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "oauth2_provider",
+    "axes",
     "oauth",
 ]
 
@@ -41,6 +43,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "oauth.middleware.SeeOtherAfterPostMiddleware",
     "oauth.revocation.RevocationReasonMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "authsite.urls"
@@ -87,8 +91,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Users' passwords keep Django's PBKDF2. Client secrets, which the server generates with 384 bits
-# of entropy, use a salted SHA-256 (see docs/auth-server.md, "Client secrets").
+# Users' passwords keep Django's PBKDF2. Client secrets, always machine-generated with 384 bits of
+# entropy or more, use a salted SHA-256 (see docs/auth-server.md, "Client secrets").
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "oauth.hashers.ClientSecretSHA256Hasher",
@@ -102,6 +106,23 @@ USE_TZ = True
 STATIC_URL = "/static/auth_server/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Sign-in lockout (django-axes; its backend comes first and only refuses locked-out attempts).
+# Failures count per username AND address, and a lock ends after the cool-off, so a guesser can
+# lock only themselves out (oauth/login_guard.py, docs/auth-server.md "Sign-in lockout").
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A refused attempt during a lock doesn't extend it: Retry-After stays an upper bound.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "oauth.login_guard.client_ip"
+AXES_USERNAME_CALLABLE = "oauth.login_guard.username"
+AXES_LOCKOUT_CALLABLE = "oauth.login_guard.lockout_response"
+# The audit log already has every sign-in (oauth/audit.py); axes keeps only the failure counts.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/o/authorized_tokens/"
@@ -163,6 +184,8 @@ OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,
     # Salted SHA-256 instead of PBKDF2 for the server-generated client secrets (oauth/hashers.py).
     "CLIENT_SECRET_HASHER": "client-secret-sha256",
+    # The admin's client page has no secret field, only "Reset secret" (oauth/admin.py).
+    "APPLICATION_ADMIN_CLASS": "oauth.admin.ApplicationAdmin",
     "OAUTH2_VALIDATOR_CLASS": "oauth.oauth2_validators.OAuth2Validator",
     # Token values: 256 bits from one call to the OS's generator (oauth/tokens.py).
     "ACCESS_TOKEN_GENERATOR": "oauth.tokens.random_token",

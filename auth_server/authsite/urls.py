@@ -12,7 +12,10 @@ oauth_overrides = [
     path("token/", views.TokenView.as_view(), name="token"),
     path("introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
     path("authorized_tokens/", views.AuthorizedTokensListView.as_view(), name="authorized-token-list"),
+    path("applications/", views.ApplicationList.as_view(), name="list"),
     path("applications/register/", views.ApplicationRegistration.as_view(), name="register"),
+    path("applications/<slug:pk>/", views.ApplicationDetail.as_view(), name="detail"),
+    path("applications/<slug:pk>/delete/", views.ApplicationDelete.as_view(), name="delete"),
     path("applications/<slug:pk>/update/", views.ApplicationUpdate.as_view(), name="update"),
     path("applications/<slug:pk>/reset-secret/", views.ApplicationSecretReset.as_view(), name="reset-secret"),
 ]

@@ -11,10 +11,11 @@ class OAuthConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from oauth2_provider.models import get_access_token_model
 
-        from oauth import audit, revocation
+        from oauth import audit, login_guard, revocation
 
         AccessToken = get_access_token_model()
         post_delete.connect(revocation.access_token_deleted, sender=AccessToken)
         post_save.connect(revocation.access_token_saved, sender=AccessToken)
         post_save.connect(revocation.user_saved, sender=get_user_model())
         audit.connect_auth_signals()
+        login_guard.connect_signals()

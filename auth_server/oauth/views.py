@@ -4,6 +4,7 @@ import calendar
 import hashlib
 
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.db.models import Q
 from django.forms.models import modelform_factory
 from django.http import HttpResponse, JsonResponse
@@ -15,7 +16,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 from oauth2_provider import views as dot_views
 from oauth2_provider.forms import ApplicationForm
-from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.signals import app_authorized
 from oauth2_provider.views.mixins import OAuthLibMixin
@@ -174,17 +174,52 @@ def application_form():
     return modelform_factory(Application, form=OfferedChoicesForm, fields=APPLICATION_FIELDS)
 
 
+class ManagesApplications(PermissionRequiredMixin):
+    """Registering and managing clients is for users granted `oauth.add_application` (superusers have it).
+
+    Anyone else could register a client named like a trusted one and show its consent page to
+    users. Signed-out visitors are sent to sign in; signed-in ones get a page that says why not.
+    """
+
+    permission_required = "oauth.add_application"
+
+    def handle_no_permission(self):
+        if not self.request.user.is_authenticated:
+            return super().handle_no_permission()
+        return render(self.request, "403.html", status=403, context={
+            "reason": "Registering and managing applications is open only to accounts an administrator "
+                      "has allowed to (permission \"Can add application\").",
+        })
+
+
+class ApplicationList(ManagesApplications, dot_views.ApplicationList):
+    pass
+
+
+class ApplicationDetail(ManagesApplications, dot_views.ApplicationDetail):
+    pass
+
+
+class ApplicationDelete(ManagesApplications, dot_views.ApplicationDelete):
+    pass
+
+
+def secret_page(request, template, context):
+    """The page that shows a new client secret: the only time it is ever shown, so never cached."""
+    response = render(request, template, context)
+    add_never_cache_headers(response)
+    return response
+
+
 class ShowSecretOnceMixin:
     """Saves the application and answers with its new secret, the only time it is ever shown."""
 
     def secret_page(self, application, secret):
-        response = render(self.request, "oauth2_provider/application_secret.html",
-                          {"application": application, "client_secret": secret})
-        add_never_cache_headers(response)
-        return response
+        return secret_page(self.request, "oauth2_provider/application_secret.html",
+                           {"application": application, "client_secret": secret})
 
 
-class ApplicationRegistration(ShowSecretOnceMixin, dot_views.ApplicationRegistration):
+class ApplicationRegistration(ManagesApplications, ShowSecretOnceMixin, dot_views.ApplicationRegistration):
     def get_form_class(self):
         return application_form()
 
@@ -195,20 +230,18 @@ class ApplicationRegistration(ShowSecretOnceMixin, dot_views.ApplicationRegistra
         return self.secret_page(application, secret)
 
 
-class ApplicationUpdate(dot_views.ApplicationUpdate):
+class ApplicationUpdate(ManagesApplications, dot_views.ApplicationUpdate):
     def get_form_class(self):
         return application_form()
 
 
-class ApplicationSecretReset(ShowSecretOnceMixin, dot_views.ApplicationDetail):
+class ApplicationSecretReset(ManagesApplications, ShowSecretOnceMixin, dot_views.ApplicationDetail):
     """POST: replace the secret with a new generated one (the old one stops working at once)."""
 
     http_method_names = ["post"]
 
     def post(self, request, *args, **kwargs):
         application = self.get_object()
-        secret = generate_client_secret()
-        application.client_secret = secret
-        application.save(update_fields=["client_secret", "updated"])
+        secret = application.new_secret()
         audit("client_secret_reset", client_id=application.client_id, user=request.user.get_username())
         return self.secret_page(application, secret)

@@ -45,6 +45,16 @@ def user_session(stack, new_user):
 
 
 @pytest.fixture
+def developer_session(stack, new_user):
+    """(user, logged-in session) for a fresh user allowed to register clients (`oauth.add_application`)."""
+    from django.contrib.auth.models import Permission
+
+    user, password = new_user()
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="oauth", codename="add_application"))
+    return user, flows.login(stack.url, user.username, password)
+
+
+@pytest.fixture
 def issue(stack, demo):
     """Tokens for a logged-in session through the demo client (authorization code + PKCE)."""
     def tokens(session, scope="openid profile read write") -> dict:

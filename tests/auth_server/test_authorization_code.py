@@ -155,7 +155,7 @@ def legacy_client(auth_orm, new_user):
     def create(grant_type):
         secret = secrets.token_urlsafe(48)
         app = get_application_model().objects.create(
-            name=f"legacy {grant_type}", client_type="confidential", authorization_grant_type=grant_type,
+            name=f"legacy {grant_type} {secrets.token_hex(4)}", client_type="confidential", authorization_grant_type=grant_type,
             redirect_uris="http://localhost/legacy/", client_secret=secret,
         )
         return flows.Client(app.client_id, secret, "http://localhost/legacy/")

@@ -1,7 +1,10 @@
 """Client secrets: server-generated, shown once, stored with the fast salted hash; weak ones refused."""
 
+import base64
+import math
 import re
 import secrets
+from urllib.parse import urlencode, urlparse
 
 import pytest
 import requests
@@ -25,6 +28,8 @@ def test_seeded_secrets_use_the_fast_hash_and_passwords_pbkdf2(stack, auth_orm):
 
 @pytest.mark.parametrize("secret", [
     "short", "x" * 64, "password" * 8, "correct horse battery staple", "0123456789" * 5,
+    # a pasted hash hides a secret nobody checked
+    "client-secret-sha256$salt$" + "0" * 64, "pbkdf2_sha256$1000000$salt$" + "A" * 43 + "=",
 ])
 def test_confidential_client_refuses_weak_secret(auth_orm, secret):
     from django.core.exceptions import ValidationError
@@ -63,16 +68,16 @@ def test_generated_secret_passes_validation(auth_orm):
 def register(stack, session, **fields):
     page = session.get(f"{stack.url}/o/applications/register/")
     assert page.status_code == 200
-    values = {"name": "My service", "client_type": "confidential",
+    values = {"name": f"My service {secrets.token_hex(4)}", "client_type": "confidential",
               "authorization_grant_type": "client-credentials", "redirect_uris": "",
               "post_logout_redirect_uris": "", "algorithm": ""} | fields
     return page, flows.submit_form(session, page, values)
 
 
-def test_registration_generates_secret_shows_it_once_and_stores_its_hash(stack, auth_orm, user_session):
+def test_registration_generates_secret_shows_it_once_and_stores_its_hash(stack, auth_orm, developer_session):
     from oauth2_provider.models import get_application_model
 
-    user, session = user_session
+    user, session = developer_session
     page, done = register(stack, session, client_secret="chosen-by-a-human")
     assert "client_secret" not in flows.forms(page.text)[-1]["fields"]
     assert done.status_code == 200 and "no-store" in done.headers["Cache-Control"]
@@ -86,10 +91,10 @@ def test_registration_generates_secret_shows_it_once_and_stores_its_hash(stack, 
     assert r.status_code == 200, r.text
 
 
-def test_secret_reset_replaces_the_old_secret(stack, auth_orm, user_session):
+def test_secret_reset_replaces_the_old_secret(stack, auth_orm, developer_session):
     from oauth2_provider.models import get_application_model
 
-    user, session = user_session
+    user, session = developer_session
     _, done = register(stack, session)
     old = SECRET_ON_PAGE.search(done.text).group(1)
     app = get_application_model().objects.get(user=user)
@@ -101,10 +106,10 @@ def test_secret_reset_replaces_the_old_secret(stack, auth_orm, user_session):
     assert flows.client_credentials_token(stack.url, flows.Client(app.client_id, new)).status_code == 200
 
 
-def test_registration_offers_only_the_grants_this_server_runs(stack, auth_orm, user_session):
+def test_registration_offers_only_the_grants_this_server_runs(stack, auth_orm, developer_session):
     from oauth2_provider.models import get_application_model
 
-    user, session = user_session
+    user, session = developer_session
     page, done = register(stack, session, authorization_grant_type="implicit",
                           redirect_uris="https://client.example/cb")
     assert 'value="implicit"' not in page.text and 'value="password"' not in page.text
@@ -112,11 +117,11 @@ def test_registration_offers_only_the_grants_this_server_runs(stack, auth_orm, u
     assert not get_application_model().objects.filter(user=user).exists()
 
 
-def test_other_users_applications_are_not_reachable(stack, auth_orm, user_session):
+def test_other_users_applications_are_not_reachable(stack, auth_orm, developer_session):
     from oauth2_provider.models import get_application_model
 
     demo_app = get_application_model().objects.get(client_id=stack.env["DEMO_CLIENT_ID"])
-    _, session = user_session
+    _, session = developer_session
     for path in ("", "update/", "delete/"):
         assert session.get(f"{stack.url}/o/applications/{demo_app.pk}/{path}").status_code == 404
     r = session.post(f"{stack.url}/o/applications/{demo_app.pk}/reset-secret/",
@@ -124,3 +129,148 @@ def test_other_users_applications_are_not_reachable(stack, auth_orm, user_sessio
     assert r.status_code == 404
     assert requests.post(f"{stack.url}/o/revoke_token/", data={"token": "x"},
                          auth=flows.demo_client(stack).auth).status_code == 200  # its secret still works
+
+
+def test_only_allowed_users_register_or_manage_clients(stack, auth_orm, user_session):
+    from oauth2_provider.models import get_application_model
+
+    user, session = user_session  # a signed-in user without `oauth.add_application`
+    assert "/o/applications/" not in session.get(f"{stack.url}/o/authorized_tokens/").text  # no link to it
+    for path in ("", "register/"):
+        page = session.get(f"{stack.url}/o/applications/{path}")
+        assert page.status_code == 403 and "open only to accounts an administrator" in page.text
+        assert 'href="/static/auth_server/oauth/site.css"' in page.text
+    tokens_page = session.get(f"{stack.url}/o/authorized_tokens/")
+    r = session.post(f"{stack.url}/o/applications/register/", headers={"Referer": tokens_page.url}, data={
+        "csrfmiddlewaretoken": session.cookies["csrftoken"], "name": "Consumer demo 2", "client_type": "confidential",
+        "authorization_grant_type": "client-credentials", "redirect_uris": "", "algorithm": ""})
+    assert r.status_code == 403
+    assert not get_application_model().objects.filter(user=user).exists()
+    # Someone's own client, given to them in the admin, is still not theirs to manage here.
+    app = get_application_model().objects.create(name=f"given {user.username}", user=user,
+                                                  authorization_grant_type="client-credentials")
+    for path in ("", "update/", "delete/"):
+        assert session.get(f"{stack.url}/o/applications/{app.pk}/{path}").status_code == 403
+    # Signed out: sent to sign in.
+    anonymous = requests.get(f"{stack.url}/o/applications/register/", allow_redirects=False)
+    assert anonymous.status_code in (302, 303) and "/accounts/login/" in anonymous.headers["Location"]
+
+
+@pytest.mark.parametrize("name", ["Consumer demo", "consumer DEMO"])
+def test_client_names_are_unique_whatever_the_case(stack, auth_orm, developer_session, name):
+    from oauth2_provider.models import get_application_model
+
+    user, session = developer_session
+    _, done = register(stack, session, name=name)
+    assert done.status_code == 200 and "An application with this name already exists" in done.text
+    assert not get_application_model().objects.filter(user=user).exists()
+
+
+def test_consent_page_shows_redirect_hosts_and_who_registered_the_client(stack, auth_orm, developer_session,
+                                                                          user_session):
+    from oauth2_provider.models import get_application_model
+
+    developer, session = developer_session
+    _, done = register(stack, session, name="Look-alike", client_type="public",
+                       authorization_grant_type="authorization-code",
+                       redirect_uris="https://evil.example/cb http://localhost:1234/cb", algorithm="RS256")
+    assert done.status_code == 200, done.text
+    look_alike = get_application_model().objects.get(user=developer)
+    _, visitor = user_session
+
+    page = visitor.get(f"{stack.url}/o/authorize/?" + urlencode(flows.AuthorizationRequest(
+        flows.Client(look_alike.client_id, None, "https://evil.example/cb"), scope="read").params()))
+    assert page.status_code == 200
+    assert "<code>evil.example</code>, <code>localhost:1234</code>" in page.text
+    assert f"Registered by</dt>\n  <dd>{developer.username}</dd>" in page.text
+
+    demo = flows.demo_client(stack)
+    page = visitor.get(f"{stack.url}/o/authorize/?{urlencode(flows.AuthorizationRequest(demo).params())}")
+    assert f"<code>{urlparse(demo.redirect_uri).netloc}</code>" in page.text
+    assert "set up with the deployment" in page.text
+
+
+def test_a_stored_secret_cannot_be_replaced_by_a_hash(stack, auth_orm):
+    from django.contrib.auth.hashers import make_password
+    from django.core.exceptions import ValidationError
+    from oauth2_provider.models import get_application_model
+
+    app = get_application_model().objects.get(client_id=stack.env["LOADTEST_CLIENT_ID"])
+    app.full_clean()  # its own stored hash is fine
+    app.client_secret = make_password("weak", hasher="client-secret-sha256")
+    with pytest.raises(ValidationError) as raised:
+        app.full_clean()
+    assert "client_secret" in raised.value.message_dict
+
+
+def test_every_generated_secret_has_at_least_256_bits(auth_orm):
+    from oauth2_provider.generators import generate_client_secret
+    from oauthlib.common import UNICODE_ASCII_CHARACTER_SET
+
+    from stack.envfile import generated_values
+
+    secret = generate_client_secret()
+    assert set(secret) <= set(UNICODE_ASCII_CHARACTER_SET)
+    assert len(secret) * math.log2(len(UNICODE_ASCII_CHARACTER_SET)) >= 256
+    for key, value in generated_values().items():
+        if key.endswith("_CLIENT_SECRET"):
+            assert len(base64.urlsafe_b64decode(value + "==")) * 8 >= 256, key
+
+
+def test_seed_demo_refuses_a_weak_secret_from_the_env_file(stack, auth_orm, monkeypatch):
+    from django.core.management import CommandError, call_command
+    from oauth2_provider.models import get_application_model
+
+    before = get_application_model().objects.get(client_id=stack.env["LOADTEST_CLIENT_ID"]).client_secret
+    monkeypatch.setenv("LOADTEST_CLIENT_SECRET", "loadtest-secret")
+    with pytest.raises(CommandError, match="LOADTEST_CLIENT_SECRET"):
+        call_command("seed_demo")
+    assert get_application_model().objects.get(client_id=stack.env["LOADTEST_CLIENT_ID"]).client_secret == before
+
+
+@pytest.fixture(scope="module")
+def admin_session(stack):
+    return flows.login(stack.url, stack.env["ADMIN_USERNAME"], stack.env["ADMIN_PASSWORD"])
+
+
+def test_admin_generates_the_secret_and_shows_it_once(stack, auth_orm, admin_session):
+    from oauth2_provider.models import get_application_model
+
+    page = admin_session.get(f"{stack.url}/admin/oauth/application/add/")
+    fields = flows.forms(page.text)[-1]["fields"]
+    assert "client_secret" not in fields and "hash_client_secret" not in fields
+    name = f"Admin-made {secrets.token_hex(4)}"
+    done = flows.submit_form(admin_session, page, {
+        "name": name, "client_type": "confidential", "authorization_grant_type": "client-credentials",
+        "client_secret": "typed-by-hand", "hash_client_secret": "",  # not fields: ignored
+        "allowed_scopes": "read", "algorithm": "",
+    })
+    assert done.status_code == 200 and "no-store" in done.headers["Cache-Control"], done.text[:2000]
+    secret = SECRET_ON_PAGE.search(done.text).group(1)
+    app = get_application_model().objects.get(name=name)
+    assert secret != "typed-by-hand" and app.hash_client_secret and secret not in app.client_secret
+    assert flows.client_credentials_token(stack.url, flows.Client(app.client_id, secret)).status_code == 200
+    assert secret not in admin_session.get(f"{stack.url}/admin/oauth/application/{app.pk}/change/").text
+
+
+def test_admin_resets_a_secret_and_cannot_type_one(stack, auth_orm, admin_session):
+    from oauth2_provider.models import get_application_model
+
+    old = secrets.token_urlsafe(48)
+    app = get_application_model().objects.create(
+        name=f"Admin-reset {secrets.token_hex(4)}", client_type="confidential",
+        authorization_grant_type="client-credentials", client_secret=old, allowed_scopes="read")
+    change = admin_session.get(f"{stack.url}/admin/oauth/application/{app.pk}/change/")
+    assert "client_secret" not in flows.forms(change.text)[-1]["fields"]
+    # A secret posted with the change form anyway is not a field, so it changes nothing.
+    flows.submit_form(admin_session, change, {"client_secret": "weak", "_save": "Save"})
+    assert flows.client_credentials_token(stack.url, flows.Client(app.client_id, old)).status_code == 200
+
+    reset_form = next(f for f in flows.forms(change.text) if f["action"].endswith("/reset-secret/"))
+    assert admin_session.get(f"{stack.url}{reset_form['action']}").status_code == 405
+    reset = admin_session.post(f"{stack.url}{reset_form['action']}", data=reset_form["fields"],
+                               headers={"Referer": change.url})
+    assert reset.status_code == 200 and "no-store" in reset.headers["Cache-Control"]
+    new = SECRET_ON_PAGE.search(reset.text).group(1)
+    assert flows.client_credentials_token(stack.url, flows.Client(app.client_id, old)).status_code == 401
+    assert flows.client_credentials_token(stack.url, flows.Client(app.client_id, new)).status_code == 200

@@ -24,8 +24,8 @@ def test_stylesheet_is_served(stack):
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/css")
 
 
-def test_user_pages(stack, demo, user_session, issue, auth_orm):
-    user, session = user_session
+def test_user_pages(stack, demo, developer_session, issue, auth_orm):
+    user, session = developer_session
     assert_clean_page(requests.get(f"{stack.url}/accounts/login/"))
     consent = session.get(f"{stack.url}/o/authorize/?{urlencode(flows.AuthorizationRequest(demo).params())}")
     assert_clean_page(consent)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oauth', '0002_refresh_token_code_checksum'),
+        ('oauth', '0003_application_name_unique_ci'),
     ]
 
     operations = [
