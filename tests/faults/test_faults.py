@@ -55,20 +55,39 @@ def redis_restarted_empty(stack):
         stack.start_redis()
 
 
+def cut_from_redis(which):
+    """Every Redis connection of the processes `which(stack)` is closed by Redis as soon as it is
+    seen, for FAULT s: a partition between them and Redis, while everyone else reaches it."""
+    @contextlib.contextmanager
+    def fault(stack):
+        processes = which(stack)
+        admin = redis.Redis.from_url(stack.redis_url())
+        deadline = time.monotonic() + FAULT
+        while time.monotonic() < deadline:
+            for process in processes:
+                for conn in process.net_connections(kind="tcp"):
+                    if conn.raddr and conn.raddr.port == stack.ports.redis:
+                        with contextlib.suppress(redis.ResponseError):
+                            admin.client_kill(f"127.0.0.1:{conn.laddr.port}")
+            time.sleep(0.02)
+        admin.close()
+        yield
+    return fault
+
+
 @contextlib.contextmanager
-def one_api_worker_cut_from_redis(stack):
-    """Every Redis connection of one API worker is closed by Redis as soon as it is seen, for FAULT s."""
-    worker = master(stack, "resource_api").children()[0]
+def auth_server_refused_by_redis(stack):
+    """Redis refuses the auth server's user (markers, events, the relay's heartbeats all fail), while
+    the API still reads its cache from it."""
     admin = redis.Redis.from_url(stack.redis_url())
-    deadline = time.monotonic() + FAULT
-    while time.monotonic() < deadline:
-        for conn in worker.net_connections(kind="tcp"):
-            if conn.raddr and conn.raddr.port == stack.ports.redis:
-                with contextlib.suppress(redis.ResponseError):
-                    admin.client_kill(f"127.0.0.1:{conn.laddr.port}")
-        time.sleep(0.02)
-    admin.close()
-    yield
+    admin.acl_setuser("auth_server", enabled=False)
+    admin.client_kill_filter(user="auth_server")
+    try:
+        time.sleep(FAULT)
+        yield
+    finally:
+        admin.acl_setuser("auth_server", enabled=True)
+        admin.close()
 
 
 @contextlib.contextmanager
@@ -105,7 +124,9 @@ def killed(service: str, which: str):
 FAULTS = {
     "Redis paused (SIGSTOP)": redis_paused,
     "Redis restarted empty": redis_restarted_empty,
-    "one API worker cut from Redis": one_api_worker_cut_from_redis,
+    "one API worker's Redis connections cut": cut_from_redis(
+        lambda stack: master(stack, "resource_api").children()[:1]),
+    "Redis refuses the auth server (publish fails)": auth_server_refused_by_redis,
     "Postgres stopped": postgres_stopped,
     "Postgres crashed (immediate)": postgres_crashed,
     "auth_server worker killed": killed("auth_server", "worker"),
