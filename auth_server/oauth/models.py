@@ -250,7 +250,10 @@ class AccessToken(AbstractAccessToken):
         if self._state.adding and self.pk is None and not args and not kwargs:
             type(self).objects.insert(self)
         else:
-            super().save(*args, **kwargs)
+            # An update can end the token (its expiry moved into the past): the revocation record
+            # (oauth.revocation) must be written in the same transaction.
+            with transaction.atomic(using=kwargs.get("using")):
+                super().save(*args, **kwargs)
 
     @classmethod
     def from_db(cls, db, field_names, values):

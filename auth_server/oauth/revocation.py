@@ -36,7 +36,7 @@ from contextlib import contextmanager
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -50,8 +50,9 @@ KEY_PREFIX = "oauth2:revoked:"
 # A different run_id (Redis restarted, perhaps from an older snapshot) or none (its data was lost)
 # means: copy them all again before the next heartbeat.
 RELAY_EPOCH_KEY = "oauth2:revocations:epoch"
-# Slack added to REVOCATION_FRESHNESS for clocks and scheduling when an answer has to wait.
-WAIT_MARGIN = 0.1
+# Slack added to REVOCATION_FRESHNESS when an answer has to wait: the most the relay's clock may run
+# ahead of an API host's (NTP keeps them within milliseconds), plus scheduling.
+WAIT_MARGIN = 0.25
 
 logger = logging.getLogger(__name__)
 
@@ -177,28 +178,36 @@ class RevocationReasonMiddleware:
 # ---- the relay -------------------------------------------------------------------------------------
 
 def relay_once(client: redis.Redis) -> int:
-    """Copy what Redis lacks, then heartbeat. Returns how many markers were set.
+    """Copy what Redis lacks, then heartbeat, in one transaction. Returns how many markers were set.
 
-    `client` must hold one connection: a Redis restart between the epoch check and the heartbeat
-    breaks it, so no heartbeat can follow a check made against another Redis.
+    WATCH holds one connection from the epoch check to EXEC: a Redis that restarted in between breaks
+    it (or changed the epoch), and EXEC then fails. MULTI/EXEC: Redis refuses the whole transaction
+    when it refuses any of its writes (out of memory, a disk it cannot write, an ACL), so the
+    heartbeat never goes out without its markers.
     """
     from oauth.models import Revocation
 
-    beat = time.time()  # every revocation committed before this is visible to the queries below
-    info, epoch = client.pipeline(transaction=False).info("server").get(RELAY_EPOCH_KEY).execute()
-    run_id = info["run_id"]
-    live = Revocation.objects.filter(expires__gt=timezone.now())
-    copy_all = epoch is None or epoch.decode() != run_id
-    rows = list((live if copy_all else live.filter(relayed=False)).values_list("id", "token_checksum", "expires"))
-    pipe = client.pipeline(transaction=False)
-    for _, checksum, expires in rows:
-        pipe.set(KEY_PREFIX + checksum, 1, ex=marker_ttl(expires))
-    if copy_all:
-        pipe.set(RELAY_EPOCH_KEY, run_id)
-    pipe.publish(HEARTBEAT_CHANNEL, f"{beat:.3f}")
-    pipe.execute()
-    if rows:
-        Revocation.objects.filter(id__in=[row[0] for row in rows], relayed=False).update(relayed=True)
+    # Every revocation committed before this moment is visible to the query below (it starts later).
+    beat = math.floor(time.time() * 1000) / 1000
+    with client.pipeline() as pipe:
+        pipe.watch(RELAY_EPOCH_KEY)
+        run_id = pipe.info("server")["run_id"]
+        epoch = pipe.get(RELAY_EPOCH_KEY)
+        copy_all = epoch is None or epoch.decode() != run_id
+        live = Revocation.objects.filter(expires__gt=timezone.now())
+        rows = list((live if copy_all else live.filter(relayed=False))
+                    .values_list("id", "token_checksum", "expires", "relayed"))
+        pipe.multi()
+        for _, checksum, expires, _ in rows:
+            pipe.set(KEY_PREFIX + checksum, 1, ex=marker_ttl(expires))
+        if copy_all:
+            pipe.set(RELAY_EPOCH_KEY, run_id)
+        # The window travels with the heartbeat, so the API cannot trust it longer than answers are held.
+        pipe.publish(HEARTBEAT_CHANNEL, f"{beat:.3f} {settings.REVOCATION_FRESHNESS}")
+        pipe.execute()
+    unrelayed = [row[0] for row in rows if not row[3]]
+    for start in range(0, len(unrelayed), 5000):  # bounded statements, however many were copied
+        Revocation.objects.filter(id__in=unrelayed[start:start + 5000]).update(relayed=True)
     return len(rows)
 
 
@@ -219,8 +228,7 @@ def relay_forever(interval: float, cleanup_every: float = 60.0):
             connection.close_if_unusable_or_obsolete()
             if client is None:
                 client = redis.Redis.from_url(
-                    settings.REDIS_URL, single_connection_client=True,
-                    socket_timeout=settings.REVOCATION_REDIS_TIMEOUT,
+                    settings.REDIS_URL, socket_timeout=settings.REVOCATION_REDIS_TIMEOUT,
                     socket_connect_timeout=settings.REVOCATION_REDIS_TIMEOUT,
                     retry=Retry(NoBackoff(), 0))
             copied = relay_once(client)
@@ -230,7 +238,7 @@ def relay_forever(interval: float, cleanup_every: float = 60.0):
             if started >= next_cleanup:
                 forget_expired()
                 next_cleanup = started + cleanup_every
-        except (redis.RedisError, DatabaseError) as exc:
+        except (redis.RedisError, DatabaseError, InterfaceError) as exc:
             if not failing:
                 logger.warning("revocation relay stopped heartbeating: %r", exc)
             failing = True

@@ -58,7 +58,7 @@ REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.1)
 # written by anyone else who can write to Redis is ignored.
 TOKEN_CACHE_KEY = env("TOKEN_CACHE_KEY").encode()
 # The cache is trusted for at most this many seconds after the auth server's latest revocation
-# heartbeat (the same value as the auth server's REVOCATION_FRESHNESS).
+# heartbeat; the heartbeat carries the auth server's REVOCATION_FRESHNESS, and the smaller one counts.
 REVOCATION_FRESHNESS = env.float("REVOCATION_FRESHNESS", default=1.0)
 # Seconds a client is told to wait (Retry-After) when a dependency is down.
 RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)

@@ -13,13 +13,18 @@ Redis db 0 is shared with the auth server (docs/architecture.md, "Revocation-eve
 
 Keys hold the token's SHA-256, never the token. Two rules make the cache safe:
 
-- It is trusted only while fresh: until REVOCATION_FRESHNESS seconds after the newest heartbeat's T
-  that this worker's listener received. A stalled or restarted Redis, a dead relay or a broken
-  subscription all stop the heartbeats, and the worker then introspects every token (a revocation
-  the auth server committed is never missed) without waiting on Redis. Within the window every
-  lookup reads the cached answer and the revocation marker in one round trip; a marker wins.
+- It is trusted only while fresh: until W seconds after the newest heartbeat's T that this worker's
+  listener received, W being the heartbeat's own window (the auth server's REVOCATION_FRESHNESS)
+  or this API's REVOCATION_FRESHNESS if smaller. A stalled or restarted Redis, a dead relay or a
+  broken subscription all stop the heartbeats, and the worker then introspects every token (a
+  revocation the auth server committed is never missed). Within the window every lookup reads the
+  cached answer and the revocation marker in one round trip; a marker wins.
 - It cannot be forged: each entry carries an HMAC-SHA256, under TOKEN_CACHE_KEY (which only the API
-  holds), of the token's digest and the answer. An entry without a valid one is ignored.
+  holds), of the token's digest and the answer. An entry without a valid one is ignored, and so is
+  an active answer past its `exp` (a genuine entry put back after the token expired).
+
+After a Redis error the request path leaves Redis alone until the next heartbeat proves it answers
+again, so a stalled Redis costs a worker one REDIS_TIMEOUT, not one per request.
 """
 
 import functools
@@ -48,8 +53,10 @@ _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 logger = logging.getLogger(__name__)
 
-# Wall-clock time until which this worker may trust the cache (the listener moves it forward).
+# Monotonic time until which this worker may trust the cache (the listener moves it forward).
 _fresh_until = 0.0
+# False from a Redis error on the request path until the next heartbeat.
+_redis_answers = True
 
 
 def token_digest(token: str) -> str:
@@ -57,20 +64,27 @@ def token_digest(token: str) -> str:
 
 
 def fresh() -> bool:
-    """Whether this worker has seen every revocation up to a moment less than REVOCATION_FRESHNESS ago."""
-    return time.time() < _fresh_until
+    """Whether this worker has seen every revocation up to a moment less than the heartbeat window ago."""
+    return time.monotonic() < _fresh_until
 
 
-def _distrust():
-    global _fresh_until
+def _distrust(redis_failed: bool = False):
+    global _fresh_until, _redis_answers
     _fresh_until = 0.0
+    if redis_failed:
+        _redis_answers = False
 
 
-def heard_heartbeat(beat: float):
-    """A heartbeat at `beat`: the cache is trusted until `beat` + REVOCATION_FRESHNESS (never longer from now)."""
-    global _fresh_until
-    window = settings.REVOCATION_FRESHNESS
-    _fresh_until = max(_fresh_until, min(beat, time.time()) + window)
+def heard_heartbeat(beat: float, window: float):
+    """A heartbeat at wall-clock time `beat`: trusted until `beat` + the window (never from the future).
+
+    Kept on the monotonic clock, so a wall clock stepped back later cannot stretch the trust.
+    """
+    global _fresh_until, _redis_answers
+    now = time.time()
+    remaining = min(beat, now) + min(window, settings.REVOCATION_FRESHNESS) - now
+    _fresh_until = max(_fresh_until, time.monotonic() + remaining)
+    _redis_answers = True
 
 
 @functools.cache
@@ -113,16 +127,21 @@ def lookup(digest: str) -> dict | None:
         cached, revoked = _redis().mget(CACHE_PREFIX + digest, REVOKED_PREFIX + digest)
     except redis.RedisError as exc:
         # Until the next heartbeat proves Redis well, no request waits on it again.
-        _distrust()
+        _distrust(redis_failed=True)
         logger.warning("token cache unavailable, introspecting instead: %r", exc)
         return None
     if revoked:
         return INACTIVE
-    return unseal(digest, cached) if cached else None
+    answer = unseal(digest, cached) if cached else None
+    if answer and answer.get("active") and answer.get("exp", 0) <= time.time():
+        return None  # a genuine entry outliving its token: only a writer to Redis keeps one so long
+    return answer
 
 
 def remember(digest: str, answer: dict):
     """Cache a fresh introspection answer (while Redis is trusted) and count the introspection call."""
+    if not _redis_answers:
+        return
     ttl = _ttl(answer)
     try:
         pipe = _redis().pipeline(transaction=False)
@@ -131,7 +150,7 @@ def remember(digest: str, answer: dict):
         pipe.incr(INTROSPECTIONS_COUNTER)
         pipe.execute()
     except redis.RedisError as exc:
-        _distrust()
+        _distrust(redis_failed=True)
         logger.warning("token cache unavailable, answer not cached: %r", exc)
 
 
@@ -162,9 +181,11 @@ def _handle(message: dict):
     data = message["data"].decode(errors="replace")
     if message["channel"] == HEARTBEAT_CHANNEL.encode():
         try:
-            heard_heartbeat(float(data))
+            beat, window = map(float, data.split())
         except ValueError:
             logger.warning("malformed revocation heartbeat ignored: %r", data[:40])
+        else:
+            heard_heartbeat(beat, window)
     elif _SHA256_HEX.match(data):
         drop(data)
 

@@ -174,3 +174,33 @@ def test_every_revocation_is_recorded_in_its_transaction(auth_orm, user_session,
     access_token_row(auth_orm, kept["access_token"]).delete()
     row = Revocation.objects.get(token_checksum=sha256(kept["access_token"]))
     assert wait_until(lambda: Revocation.objects.get(pk=row.pk).relayed, timeout=5)
+
+
+def test_no_heartbeat_while_redis_refuses_the_markers(stack, user_session, issue, auth_orm):
+    """Redis full (or unable to write its disk) still publishes: the relay's markers and heartbeat
+    go in one transaction, so a heartbeat never claims a marker Redis refused."""
+    from oauth.models import Revocation
+
+    _, session = user_session
+    admin = redis.Redis.from_url(stack.redis_url())
+    with admin.pubsub(ignore_subscribe_messages=True) as heartbeats:
+        heartbeats.subscribe("oauth2:revocations:heartbeat")
+        assert wait_until(lambda: heartbeats.get_message(timeout=0.2), timeout=5), "no relay heartbeat"
+        admin.config_set("maxmemory", 1)
+        try:
+            tokens = issue(session)
+            access_token_row(auth_orm, tokens["access_token"]).delete()  # a revocation to copy
+            time.sleep(0.3)
+            while heartbeats.get_message(timeout=0.05):  # published before the refusal
+                pass
+            deadline, heard = time.monotonic() + 1.0, []
+            while time.monotonic() < deadline:
+                if message := heartbeats.get_message(timeout=0.1):
+                    heard.append(message["data"])
+            assert not heard, f"heartbeats while Redis refused writes: {heard[:3]}"
+            assert not Revocation.objects.get(token_checksum=sha256(tokens["access_token"])).relayed
+        finally:
+            admin.config_set("maxmemory", 0)
+        assert wait_until(lambda: heartbeats.get_message(timeout=0.2), timeout=5), "the relay did not resume"
+    assert admin.exists(f"oauth2:revoked:{sha256(tokens['access_token'])}")
+    admin.close()

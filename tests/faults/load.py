@@ -114,9 +114,6 @@ class Load:
                 return
             self._last_revoke = time.monotonic()
             token = self.spare_tokens.pop()
-        # Used first, so that an API worker has cached it as active: the cache is what a lost
-        # revocation would leave behind.
-        self._send("read", http, "GET", f"{base}/api/posts/?page_size=1", headers=bearer(token))
         demo = flows.demo_client(self.stack)
         response = self._send("revoke", http, "POST", f"{base}/o/revoke_token/", data={"token": token},
                               auth=demo.auth)

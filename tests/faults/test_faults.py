@@ -45,6 +45,28 @@ def redis_paused(stack):
 
 
 @contextlib.contextmanager
+def redis_killed(stack):
+    """SIGKILL: supervisord starts it again, from its append-only file."""
+    redis_process(stack).kill()
+    time.sleep(FAULT)
+    yield
+
+
+@contextlib.contextmanager
+def redis_out_of_memory(stack):
+    """Redis refuses every write (as when full, or when it cannot write its disk) but still reads and
+    publishes."""
+    admin = redis.Redis.from_url(stack.redis_url())
+    admin.config_set("maxmemory", 1)
+    try:
+        time.sleep(FAULT)
+        yield
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.close()
+
+
+@contextlib.contextmanager
 def redis_restarted_empty(stack):
     stack.stop_redis()
     shutil.rmtree(stack.state / "redis" / "appendonlydir", ignore_errors=True)
@@ -123,7 +145,9 @@ def killed(service: str, which: str):
 
 FAULTS = {
     "Redis paused (SIGSTOP)": redis_paused,
+    "Redis killed (restarted from its file)": redis_killed,
     "Redis restarted empty": redis_restarted_empty,
+    "Redis refusing writes (out of memory)": redis_out_of_memory,
     "one API worker's Redis connections cut": cut_from_redis(
         lambda stack: master(stack, "resource_api").children()[:1]),
     "Redis refuses the auth server (publish fails)": auth_server_refused_by_redis,
@@ -140,6 +164,9 @@ FAULTS = {
 def test_fault_under_load(name, stack, user_tokens, api):
     read_tokens = [user_tokens()["access_token"] for _ in range(6)]
     spare_tokens = [user_tokens("read")["access_token"] for _ in range(40)]
+    # Cached as active before anything fails: the cache is what a lost revocation would leave behind.
+    for token in spare_tokens:
+        assert requests.get(f"{stack.url}/api/posts/?page_size=1", headers=bearer(token), timeout=10).ok
     with Load(stack, read_tokens, spare_tokens) as load:
         time.sleep(STEADY)
         with FAULTS[name](stack):

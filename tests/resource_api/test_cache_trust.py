@@ -90,6 +90,29 @@ def test_a_genuine_entry_moved_to_another_tokens_key_is_refused(api, stack, user
         assert api.get("/me/", made_up).status_code == 401
 
 
+def test_a_genuine_entry_put_back_after_its_token_expired_is_refused(api, stack, user_tokens, api_redis,
+                                                                      redis_client, auth_orm):
+    """An entry copied while the token lived, written back once it (and any marker) expired."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.models import get_access_token_model
+
+    assert heartbeats_reach_every_worker(stack, redis_client)
+    token = user_tokens("profile read")["access_token"]
+    get_access_token_model().objects.filter(token_checksum=sha256(token)).update(
+        expires=timezone.now() + timedelta(seconds=2))
+    assert api.get("/me/", token).status_code == 200
+    entry = api_redis.get(CACHE_PREFIX + sha256(token))
+    assert entry
+    expires = json.loads(entry.partition(b".")[2])["exp"]
+    time.sleep(max(0.0, expires - time.time()) + 0.5)
+    assert not redis_client.exists(CACHE_PREFIX + sha256(token))
+    api_redis.set(CACHE_PREFIX + sha256(token), entry, ex=60)
+    for _ in range(len(api_workers(stack)) * 2):
+        assert api.get("/me/", token).status_code == 401
+
+
 def test_the_api_user_cannot_forge_or_remove_revocation_markers(stack, api_redis, user_tokens):
     """Least privilege (redis/users.acl.template): markers and events are the auth server's to write."""
     digest = sha256(user_tokens("read")["access_token"])
