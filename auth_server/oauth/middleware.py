@@ -114,12 +114,12 @@ class JsonAnswersMiddleware:
             return response
         content = original = response.content
         if not response.get("Content-Type", "").startswith(self.CONTENT_TYPE):
-            if response.status_code >= 400 and not content.startswith(b"{"):
+            if not content.startswith(b"{"):  # not oauthlib's JSON: Django's, or nothing
+                if response.status_code < 400:
+                    if not content:
+                        del response["Content-Type"]
+                    return response
                 content = self._error(response)
-            elif not content.startswith(b"{"):
-                if not content:
-                    del response["Content-Type"]
-                return response
             response["Content-Type"] = self.CONTENT_TYPE
         for markup, escaped in self.MARKUP:
             content = content.replace(markup, escaped)
