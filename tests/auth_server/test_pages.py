@@ -73,3 +73,33 @@ def test_csrf_failure_is_the_sites_own_refusal_page(stack):
     assert "You're not allowed to do this" in r.text
     assert f'href="{STYLESHEET}"' in r.text
     assert not INLINE.search(r.text)
+
+
+def form_action(response) -> str:
+    csp = response.headers["Content-Security-Policy"]
+    return next(d for d in csp.split("; ") if d.startswith("form-action "))
+
+
+def test_pages_whose_form_leads_to_a_client_allow_its_origin_as_form_action(stack, user_session, other_origin_client):
+    """Consent, sign-in on the way to a client, logout prompt: their forms' answers redirect to the
+    client's registered origin, so the page's CSP names it. Only there, and nothing unregistered."""
+    _, session = user_session
+    client = other_origin_client(post_logout_redirect_uris=stack.url.replace("localhost", "127.0.0.1") + "/")
+    origin = stack.url.replace("localhost", "127.0.0.1")
+    request = flows.AuthorizationRequest(client, scope="openid read")
+    authorize_path = f"/o/authorize/?{urlencode(request.params())}"
+
+    assert form_action(session.get(f"{stack.url}{authorize_path}")) == f"form-action 'self' {origin}"
+    login = requests.get(f"{stack.url}/accounts/login/", params={"next": authorize_path})
+    assert form_action(login) == f"form-action 'self' {origin}"
+    unregistered = authorize_path.replace("127.0.0.1", "evil.example")
+    assert form_action(requests.get(f"{stack.url}/accounts/login/", params={"next": unregistered})) == \
+        "form-action 'self'"
+    assert form_action(requests.get(f"{stack.url}/accounts/login/")) == "form-action 'self'"
+
+    code = flows.code_from(flows.authorize(session, stack.url, request))["code"]
+    id_token = flows.exchange_code(stack.url, request, code).json()["id_token"]
+    logout = session.get(f"{stack.url}/o/logout/", params={"id_token_hint": id_token,
+                                                           "post_logout_redirect_uri": f"{origin}/"})
+    assert logout.status_code == 200 and form_action(logout) == f"form-action 'self' {origin}"
+    assert "X-CSP-Form-Action" not in logout.headers  # nginx keeps it to itself
