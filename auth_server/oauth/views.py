@@ -16,8 +16,8 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 from oauth2_provider import views as dot_views
-from oauth2_provider.forms import ApplicationForm
 from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.forms import ApplicationForm
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
@@ -55,8 +55,11 @@ def authorization_redirect_uri(url: str) -> str | None:
     params = dict(parse_qsl(parts.query))
     client_id = params.get("client_id", "")
     application = Application.objects.by_client_id(client_id) if client_id and "\x00" not in client_id else None
-    uri = params.get("redirect_uri") or (application and application.default_redirect_uri)
-    return uri if application and uri and application.redirect_uri_allowed(uri) else None
+    if application is None:
+        return None
+    registered = application.redirect_uris.split()
+    uri = params.get("redirect_uri") or (registered[0] if len(registered) == 1 else "")
+    return uri if uri and application.redirect_uri_allowed(uri) else None
 
 
 class LoginView(auth_views.LoginView):

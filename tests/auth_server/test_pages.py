@@ -96,6 +96,11 @@ def test_pages_whose_form_leads_to_a_client_allow_its_origin_as_form_action(stac
     assert form_action(requests.get(f"{stack.url}/accounts/login/", params={"next": unregistered})) == \
         "form-action 'self'"
     assert form_action(requests.get(f"{stack.url}/accounts/login/")) == "form-action 'self'"
+    for next_path in (f"/o/authorize/?client_id={client.client_id}",  # its only redirect URI, the default
+                      "/o/authorize/?client_id=%00", "/o/authorize/?client_id=unknown", "https://evil.example/"):
+        login = requests.get(f"{stack.url}/accounts/login/", params={"next": next_path})
+        expected = f"form-action 'self' {origin}" if "client_id=" + client.client_id in next_path else "form-action 'self'"
+        assert login.status_code == 200 and form_action(login) == expected, next_path
 
     code = flows.code_from(flows.authorize(session, stack.url, request))["code"]
     id_token = flows.exchange_code(stack.url, request, code).json()["id_token"]
@@ -103,3 +108,13 @@ def test_pages_whose_form_leads_to_a_client_allow_its_origin_as_form_action(stac
                                                            "post_logout_redirect_uri": f"{origin}/"})
     assert logout.status_code == 200 and form_action(logout) == f"form-action 'self' {origin}"
     assert "X-CSP-Form-Action" not in logout.headers  # nginx keeps it to itself
+
+
+def test_sign_in_on_the_way_to_a_client_with_several_redirect_uris(stack, auth_orm, other_origin_client):
+    from oauth2_provider.models import get_application_model
+
+    client = other_origin_client()
+    get_application_model().objects.filter(client_id=client.client_id).update(
+        redirect_uris=f"{client.redirect_uri} https://elsewhere.example/cb")
+    login = requests.get(f"{stack.url}/accounts/login/", params={"next": f"/o/authorize/?client_id={client.client_id}"})
+    assert login.status_code == 200 and form_action(login) == "form-action 'self'"  # which one is for DOT to say
