@@ -1,7 +1,10 @@
 # gunicorn settings, from the environment so the local stack and the container share this file.
 import gc
+import json
 import multiprocessing
 import os
+
+from gunicorn import util
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
@@ -32,3 +35,16 @@ def post_worker_init(worker):
     # What the worker has loaded lives as long as the worker: the garbage collector need not scan it
     # again. Without this a full collection held the GIL for 40-90 ms (docs/performance.md).
     gc.freeze()
+
+
+def json_error(sock, status_int, reason, mesg):
+    """gunicorn's own answer to a request it can't parse (too many headers, a control character in
+    one, ...), which never reaches Django: JSON like every other error here, not gunicorn's HTML
+    page, and without `mesg` (it quotes the request)."""
+    body = json.dumps({"error": "invalid_request" if status_int < 500 else "server_error", "error_description": f"{reason}."}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+util.write_error = json_error

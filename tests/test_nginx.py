@@ -1,11 +1,20 @@
 """nginx, the one entry point: headers it sets, limits it enforces, errors it answers itself."""
 
+import http.client
+import json
+import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from stack.local import LocalStack
+from tests import flows
+
+JSON_ROUTES = ["/o/token/", "/o/introspect/", "/o/revoke_token/", "/o/userinfo/", "/o/.well-known/openid-configuration",
+               "/.well-known/oauth-authorization-server/o", "/api/posts/", "/api/openapi.json"]
+PAGES = ["/", "/accounts/login/", "/admin/", "/o/authorize/", "/o/applications/"]
 
 
 @pytest.mark.e2e
@@ -53,21 +62,74 @@ def test_credential_endpoints_are_rate_limited_with_429(stack, path):
     assert limited, "no request was rate-limited"
     if path.startswith("/o/"):  # clients get OAuth error JSON, people a page
         assert limited[0].json()["error"] == "rate_limited"
+        assert limited[0].headers["Retry-After"] == "1"
     else:
         assert limited[0].headers["Content-Type"].startswith("text/html")
         assert "Too many sign-in attempts" in limited[0].text
     # The API is not behind that limit.
     assert requests.get(f"{stack.url}/api/public/").status_code == 200
+    # The bucket (burst 20 at 10 r/s on test stacks) refills before the suite's next sign-in.
+    time.sleep(3)
 
 
-def test_api_process_down_gives_json_503_not_html_502(stack):
+@pytest.mark.e2e
+def test_pages_may_submit_forms_only_to_this_origin(stack):
+    csp = requests.get(f"{stack.url}/accounts/login/").headers["Content-Security-Policy"]
+    assert "form-action 'self';" in csp and "default-src 'self'" in csp
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("path", JSON_ROUTES)
+def test_json_routes_get_a_csp_that_allows_nothing(stack, path):
+    csp = requests.get(f"{stack.url}{path}").headers["Content-Security-Policy"]
+    assert csp.startswith("default-src 'none';") and "form-action 'none'" in csp and "sandbox" in csp
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("path", ["/o/token/", "/api/posts/", "/", "/accounts/login/", "/static/auth_server/oauth/site.css"])
+def test_methods_nginx_refuses_itself_get_json_and_allow(stack, path):
+    for method in ("TRACE", "POST") if path.startswith("/static/") else ("TRACE",):
+        r = requests.request(method, f"{stack.url}{path}")
+        assert r.status_code == 405 and r.headers["Allow"], r.headers
+        assert r.headers["Content-Type"] == "application/json" and r.json()["error"] == "invalid_request"
+
+
+@pytest.mark.e2e
+def test_request_line_too_long_gets_json(stack):
+    url = urlsplit(stack.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    connection.request("GET", "/o/token/?x=" + "y" * 9000)
+    r = connection.getresponse()
+    assert r.status == 414 and r.headers["Content-Type"] == "application/json"
+    assert json.loads(r.read())["error"] == "invalid_request"
+
+
+# service -> (what a JSON route of it answers, its routes that people open)
+DOWN = {
+    "auth_server": ({"error": "temporarily_unavailable"}, ["/accounts/login/", "/admin/", "/o/authorize/"]),
+    "resource_api": ({"detail": "The posts API is temporarily unavailable; retry shortly."}, []),
+    "consumer_demo": (None, ["/", "/callback/"]),
+}
+
+
+@pytest.mark.parametrize("service", DOWN)
+def test_a_service_process_down_gives_503_retry_after_in_the_routes_format(stack, service):
     if not isinstance(stack, LocalStack):
         pytest.skip("stops a process of the local stack")
-    stack.stop_service("resource_api")
+    json_answer, pages = DOWN[service]
+    json_routes = {"auth_server": JSON_ROUTES[:6], "resource_api": JSON_ROUTES[6:]}.get(service, [])
+    stack.stop_service(service)
     try:
-        r = requests.get(f"{stack.url}/api/posts/")
-        assert r.status_code == 503
-        assert "temporarily unavailable" in r.json()["detail"]
+        for path in json_routes:
+            r = requests.post(f"{stack.url}{path}") if path.startswith("/o/") and "well-known" not in path \
+                else requests.get(f"{stack.url}{path}")
+            assert r.status_code == 503 and r.headers["Content-Type"] == "application/json", (path, r.text[:200])
+            assert json_answer.items() <= r.json().items() and int(r.headers["Retry-After"]) > 0
+        for path in pages:
+            r = requests.get(f"{stack.url}{path}")
+            assert r.status_code == 503 and r.headers["Content-Type"] == "text/html", (path, r.text[:200])
+            assert "<h1>Temporarily unavailable</h1>" in r.text and int(r.headers["Retry-After"]) > 0
+            assert "form-action 'self'" in r.headers["Content-Security-Policy"]
     finally:
-        stack.start_service("resource_api")
-    assert requests.get(f"{stack.url}/api/public/").status_code == 200
+        stack.start_service(service)
+    assert requests.get(f"{stack.url}{(json_routes or pages)[-1]}").status_code < 500

@@ -32,8 +32,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "oauth.request_id.RequestIdMiddleware",
+    # Outermost but the request id: it sees every answer of the JSON endpoints, Django's own too.
+    "oauth.middleware.JsonAnswersMiddleware",
+    # Postgres or Redis down: 503 + Retry-After (it turns a view's exception into the answer).
+    "oauth.middleware.ServiceUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "oauth.middleware.RejectNulMiddleware",
+    "oauth.middleware.RejectUnreadableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

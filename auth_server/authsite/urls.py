@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from oauth2_provider import urls as dot_urls
 
@@ -11,6 +10,7 @@ oauth_overrides = [
     path("authorize/", views.AuthorizationView.as_view(), name="authorize"),
     path("token/", views.TokenView.as_view(), name="token"),
     path("introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
+    path("logout/", views.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
     path("authorized_tokens/", views.AuthorizedTokensListView.as_view(), name="authorized-token-list"),
     path("applications/", views.ApplicationList.as_view(), name="list"),
     path("applications/register/", views.ApplicationRegistration.as_view(), name="register"),
@@ -30,7 +30,7 @@ dot_routes = [
 urlpatterns = [
     path("healthz", health.healthz),
     path("readyz", health.readyz),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("o/", include((oauth_overrides + dot_routes, "oauth2_provider"))),

@@ -94,6 +94,18 @@ class OAuth2Validator(BaseValidator):
         request.client = known_clients.load(client_id)
         return request.client is not None
 
+    # ---- OpenID Connect prompt=none (Core §3.1.2.1) ---------------------------------------------
+    # oauthlib asks these while it validates an OpenID request with prompt=none, and raised
+    # NotImplementedError (500). Nothing there says who is signed in (DOT passes oauthlib no user),
+    # so the view answers, for OpenID and plain OAuth requests alike: DOT's handle_no_permission
+    # with login_required when no one is signed in, oauth/views.py's AuthorizationView with
+    # consent_required where it would show the consent page. Only what needs no page gets a code.
+    def validate_silent_login(self, request):
+        return True
+
+    def validate_silent_authorization(self, request):
+        return True
+
     # ---- bearer tokens ---------------------------------------------------------------------------
     def validate_bearer_token(self, token, scopes, request):
         # RFC 9700 §4.3.2 / RFC 6750 §5.3: never in the query string. DOT checks this for protected

@@ -2,6 +2,7 @@
 
 import calendar
 import hashlib
+from urllib.parse import parse_qsl, urlsplit
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import PermissionRequiredMixin
@@ -9,17 +10,22 @@ from django.db.models import Q
 from django.forms.models import modelform_factory
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 from oauth2_provider import views as dot_views
+from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.forms import ApplicationForm
 from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.oauth2_backends import _add_iss_to_redirect
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OAuthlibRequest
+from oauthlib.openid.connect.core.exceptions import ConsentRequired
 
 from oauth import known_clients
 from oauth.audit import audit
@@ -29,8 +35,74 @@ Application = get_application_model()
 AccessToken = get_access_token_model()
 
 
+def allow_form_action(response, uri: str):
+    """The page's forms may lead to `uri`'s origin, through the redirect that answers them.
+
+    Browsers check a page's CSP form-action on that redirect too: nginx adds the origin named
+    here to the form-action it sends (nginx/templates/default.conf.template).
+    """
+    parts = urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]
+    response["X-CSP-Form-Action"] = f"{parts.scheme}://{host}" if host else f"{parts.scheme}:"
+
+
+def authorization_redirect_uri(url: str) -> str | None:
+    """Where the authorization request at `url` (a path here) ends, if that is a redirect URI its
+    client registered."""
+    parts = urlsplit(url)
+    if parts.path != reverse("oauth2_provider:authorize"):
+        return None
+    params = dict(parse_qsl(parts.query))
+    client_id = params.get("client_id", "")
+    application = Application.objects.by_client_id(client_id) if client_id and "\x00" not in client_id else None
+    if application is None:
+        return None
+    registered = application.redirect_uris.split()
+    uri = params.get("redirect_uri") or (registered[0] if len(registered) == 1 else "")
+    return uri if uri and application.redirect_uri_allowed(uri) else None
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in page. Signing in continues to `next`, and an authorization request there
+    may redirect on to its client at once (a client that skips consent): the client's origin may
+    be a form action."""
+
+    redirect_authenticated_user = True
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        if redirect_uri := authorization_redirect_uri(self.get_redirect_url()):
+            allow_form_action(response, redirect_uri)
+        return response
+
+
 class AuthorizationView(dot_views.AuthorizationView):
-    """DOT's consent page, with the user's answer in the audit log."""
+    """DOT's consent page, with the user's answer in the audit log, and three additions.
+
+    - `prompt=none` (OpenID Connect Core §3.1.2.1) never shows a page. Where DOT would show the
+      consent page (every time for a client without skip_authorization: REQUEST_APPROVAL_PROMPT
+      is "force"), the client gets `consent_required`; DOT answers `login_required` itself when
+      no one is signed in (handle_no_permission). Either way at the client's redirect URI, with
+      `state`. A request that needs no page gets its code as usual.
+    - `iss` (RFC 9207) on every answer to the client, its errors too; DOT adds it to codes only.
+    - The consent form's answer redirects to the client: its origin may be a form action.
+    """
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        if response.status_code != 200:  # a redirect to the client, to sign-in, or an error page
+            return response
+        data = self.oauth2_data  # what DOT validated for the consent page
+        if "none" in request.GET.get("prompt", "").split():
+            error = OAuthToolkitError(ConsentRequired(state=data["state"]), redirect_uri=data["redirect_uri"])
+            return self.error_response(error, data["application"])
+        allow_form_action(response, data["redirect_uri"])
+        return response
+
+    def redirect(self, redirect_to, application):
+        # DOT's own helper, as for its codes: replaces any `iss` already in the URI.
+        issuer = oauth2_settings.oauth2_authorization_server_issuer(self.request)
+        return super().redirect(_add_iss_to_redirect(redirect_to, issuer), application)
 
     def form_valid(self, form):
         audit(
@@ -65,7 +137,8 @@ class TokenView(dot_views.TokenView):
 
     def _token_response(self, request):
         url, headers, body, status = self.create_token_response(request)
-        response = HttpResponse(content=body, status=status)
+        # oauthlib leaves out the Content-Type of some errors (DOT's invalid_target, for one).
+        response = HttpResponse(content=body, status=status, content_type="application/json")
         for name, value in headers.items():
             response[name] = value
         return response
@@ -136,6 +209,17 @@ class AuthorizedTokensListView(dot_views.AuthorizedTokensListView):
     def get_queryset(self):
         usable = Q(expires__gt=timezone.now()) | Q(refresh_token__isnull=False, refresh_token__revoked__isnull=True)
         return super().get_queryset().filter(usable).order_by("-created")
+
+
+class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
+    """DOT's "sign out of the client too?" page: its answer redirects to the client's registered
+    post_logout_redirect_uri, whose origin may be a form action."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        if response.status_code == 200 and (uri := self.oidc_data.get("post_logout_redirect_uri")):
+            allow_form_action(response, uri)
+        return response
 
 
 class LogoutView(auth_views.LogoutView):

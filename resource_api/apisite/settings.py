@@ -22,6 +22,8 @@ INSTALLED_APPS = [
 ]
 MIDDLEWARE = [
     "posts.logs.RequestIdMiddleware",
+    # Outermost but the request id: Django's and Ninja's own error pages become JSON.
+    "posts.api.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]

@@ -11,7 +11,8 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, NinjaAPI, Path, Query, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
-from pydantic import AfterValidator, StringConstraints
+from ninja.schema import DjangoGetter
+from pydantic import AfterValidator, StringConstraints, model_validator
 
 from posts.auth import ANONYMOUS, OAuth2, BearerError
 from posts.introspection import AuthServerUnavailable
@@ -38,12 +39,26 @@ AuthorId = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
 
 
 # ---- schemas ----------------------------------------------------------------------------------
-class PostIn(Schema):
+class Input(Schema):
+    """A request body: a JSON object. Ninja's Schema reads fields as attributes of any value (to
+    serialize model instances), so `[null, null]` had no fields, and `"x"` a title: `"x".title()`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _object(cls, value):
+        # Ninja has wrapped the body in its attribute reader by now.
+        body = value._obj if isinstance(value, DjangoGetter) else value
+        if not isinstance(body, dict):
+            raise ValueError("must be a JSON object")
+        return value
+
+
+class PostIn(Input):
     title: Title
     body: Body
 
 
-class PostPatch(Schema):
+class PostPatch(Input):
     title: Title = None
     body: Body = None
 
@@ -170,6 +185,28 @@ def not_found(request, exception=None):
 
 def server_error(request):
     return JsonResponse({"detail": "Server Error"}, status=500)
+
+
+class JsonErrorsMiddleware:
+    """Errors that Ninja or Django answer with a page of their own (405, an unreadable request's
+    400) are JSON like the rest: `{"detail": "Method Not Allowed."}`, headers such as Allow kept.
+    An empty answer (the redirect to the slashed path) claims no type."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.streaming or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        if response.status_code >= 400:
+            response.content = JsonResponse({"detail": f"{response.reason_phrase}."}).content
+            response["Content-Type"] = "application/json"
+            if response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
+        elif not response.content:
+            del response["Content-Type"]
+        return response
 
 
 # ---- operations -------------------------------------------------------------------------------

@@ -38,6 +38,25 @@ def new_user(auth_orm):
 
 
 @pytest.fixture
+def other_origin_client(stack, auth_orm):
+    """A confidential code-flow client whose redirect URI is on another origin than this server's
+    (127.0.0.1 instead of localhost; the consumer demo answers there too)."""
+    from oauth2_provider.models import get_application_model
+
+    def create(skip_authorization=False, post_logout_redirect_uris=""):
+        redirect_uri = stack.url.replace("localhost", "127.0.0.1") + "/callback/"
+        secret = secrets.token_urlsafe(48)
+        app = get_application_model().objects.create(
+            name=f"other origin {secrets.token_hex(3)}", client_type="confidential", client_secret=secret,
+            authorization_grant_type="authorization-code", redirect_uris=redirect_uri, algorithm="RS256",
+            skip_authorization=skip_authorization, post_logout_redirect_uris=post_logout_redirect_uris,
+        )
+        return flows.Client(app.client_id, secret, redirect_uri)
+
+    return create
+
+
+@pytest.fixture
 def user_session(stack, new_user):
     """(user, logged-in browser session) for a fresh user."""
     user, password = new_user()

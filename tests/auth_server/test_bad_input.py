@@ -1,7 +1,10 @@
 """Bad input: an OAuth error (RFC 6749 §5.2) or a readable page, always 4xx, never 500, nothing lost."""
 
 import base64
+import http.client
 import json
+import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -20,6 +23,18 @@ def assert_oauth_error(response, *errors):
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
     assert response.headers["Content-Type"].startswith("application/json"), response.text[:300]
     assert response.json()["error"] in errors, response.text
+
+
+def raw_request(stack, method: str, target: str, body: bytes = b"", headers: dict | None = None):
+    """A request sent as given: requests would re-quote a malformed query string before sending it."""
+    url = urlsplit(stack.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.request(method, target, body=body or None, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
 
 
 def assert_readable_4xx(response):
@@ -110,7 +125,7 @@ def test_oversized_body_is_refused_by_django_too(stack, clients):
     """Behind any proxy: Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE) answers 400, not 500."""
     r = requests.post(f"{stack.service_url('auth_server')}/o/token/", auth=clients["loadtest"],
                       data={"grant_type": "client_credentials", "scope": "x" * 100_000})
-    assert_readable_4xx(r)
+    assert_oauth_error(r, "invalid_request")
 
 
 @pytest.mark.e2e
@@ -174,6 +189,7 @@ def test_authorization_errors_for_a_known_client_go_back_to_it(stack, stored, ex
     params = flows.code_from(r)
     assert r.headers["Location"].startswith(stack.env["DEMO_REDIRECT_URI"])
     assert params["error"] == error and params["state"] == "s"
+    assert params["iss"] == f"{stack.url}/o"  # RFC 9207: on errors too
 
 
 @pytest.mark.e2e
@@ -233,3 +249,100 @@ def test_nothing_stored_was_lost(stack, stored, clients):
     r = flows.refresh(stack.url, flows.demo_client(stack), tokens["refresh_token"])
     assert r.status_code == 200, r.text
     assert flows.client_credentials_token(stack.url, flows.loadtest_client(stack)).status_code == 200
+
+
+# ---- malformed percent-encoding in the query string ------------------------------------------------
+JSON_ENDPOINTS = ["/o/token/", "/o/introspect/", "/o/revoke_token/", "/o/userinfo/"]
+PAGES = ["/o/authorize/", "/accounts/login/", "/admin/", "/admin/login/", "/o/applications/",
+         "/o/authorized_tokens/", "/o/logout/", "/accounts/logout/"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("query", ["%zz", "a=%zz", "next=%", "a=%2", "scope=read%"])
+@pytest.mark.parametrize("path", JSON_ENDPOINTS)
+def test_malformed_query_at_json_endpoints_is_invalid_request(stack, clients, path, query):
+    for method in ("GET", "POST"):
+        status, headers, body = raw_request(stack, method, f"{path}?{query}", b"grant_type=client_credentials",
+                                            {"Content-Type": FORM["Content-Type"], **basic(b"%s:%s" % tuple(
+                                                part.encode() for part in clients["loadtest"]))})
+        assert status == 400, (method, status, body[:300])
+        assert headers["Content-Type"] == "application/json", body[:300]
+        assert json.loads(body)["error"] == "invalid_request"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("query", ["%zz", "next=%zz", "client_id=%", "a=%2"])
+@pytest.mark.parametrize("path", PAGES)
+def test_malformed_query_on_pages_is_a_readable_400(stack, stored, path, query):
+    session, _ = stored  # signed in: DOT validates the authorization request only then
+    cookie = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
+    status, headers, body = raw_request(stack, "GET", f"{path}?{query}", headers={"Cookie": cookie})
+    assert status == 400 and "Location" not in headers, (status, body[:300])
+    assert headers["Content-Type"].startswith("text/html") and b"This request can't be handled" in body
+
+
+# ---- the JSON endpoints answer JSON, whatever they are sent ---------------------------------------
+MARKUP = "<h1>x</h1><form action=//evil>"
+
+
+def json_endpoint_cases(clients):
+    """(method, target, body, headers) for every endpoint: wrong methods, bodies, types and credentials."""
+    form = {"Content-Type": FORM["Content-Type"]}
+    loadtest = basic(b"%s:%s" % tuple(part.encode() for part in clients["loadtest"]))
+    bodies = {
+        "markup resource": f"grant_type=client_credentials&resource={MARKUP}".encode(),
+        "markup scope": f"grant_type=client_credentials&scope={MARKUP}".encode(),
+        "markup grant": f"grant_type={MARKUP}".encode(),
+        "markup code": f"grant_type=authorization_code&code={MARKUP}&redirect_uri={MARKUP}".encode(),
+        "markup token": f"token={MARKUP}&token_type_hint={MARKUP}".encode(),
+        "markup client": f"grant_type=client_credentials&client_id={MARKUP}&client_secret=x".encode(),
+        "huge resource": b"grant_type=client_credentials&resource=" + b"x" * 12_000,
+        "too many fields": b"&".join(b"f%d=1" % i for i in range(1100)),
+        "JSON": json.dumps({"grant_type": "client_credentials", "resource": MARKUP}).encode(),
+        "broken multipart": b"--x\r\ngarbage",
+    }
+    credentials = [loadtest, {}, {"Authorization": "Basic !!!" + MARKUP}, basic(MARKUP.encode() + b":x"),
+                   {"Authorization": "Bearer " + MARKUP}, basic(b"\xff:\xfe")]
+    content_types = [form, {"Content-Type": "application/json"}, {"Content-Type": "multipart/form-data"},
+                     {"Content-Type": "text/html"}, {"Content-Type": f"{FORM['Content-Type']}; charset=bogus"}]
+    for path in [*JSON_ENDPOINTS, *(p.rstrip("/") for p in JSON_ENDPOINTS)]:
+        for method in ("GET", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND"):
+            yield method, path, b"", loadtest
+        for name, body in bodies.items():
+            yield "POST", path, body, {**form, **loadtest}
+        for headers in credentials:
+            yield "POST", path, bodies["markup resource"], {**form, **headers}
+        for headers in content_types:
+            yield "POST", path, bodies["JSON"], {**headers, **loadtest}
+        yield "GET", f"{path}?resource={MARKUP.replace(' ', '%20')}&x=" + "y" * 9000, b"", loadtest  # 414
+
+
+@pytest.mark.e2e
+def test_json_endpoints_never_answer_a_page_or_markup(stack, clients):
+    """Wrong methods, bodies, content types, credentials, huge values: JSON, and no markup in it."""
+    problems = []
+    for method, target, body, headers in json_endpoint_cases(clients):
+        time.sleep(0.015)  # under the test stack's rate limit (100 r/s): every answer is the endpoint's own
+        status, answer_headers, answer = raw_request(stack, method, target, body, headers)
+        content_type = answer_headers.get("Content-Type", "")
+        case = f"{method} {target[:60]} {body[:40]!r} {list(headers.values())[-1][:30]!r} -> {status} {content_type}"
+        if status >= 500 or status == 429:
+            problems.append(case)
+        elif answer or content_type:
+            if content_type != "application/json" or b"<" in answer or b">" in answer:
+                problems.append(f"{case} {answer[:80]!r}")
+            elif status >= 400 and "error" not in json.loads(answer):
+                problems.append(f"{case} {answer[:80]!r}")
+        if status == 405 and not answer_headers.get("Allow"):
+            problems.append(f"{case}: no Allow")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.e2e
+def test_markup_in_a_token_request_is_not_echoed_as_html(stack, clients):
+    r = requests.post(f"{stack.url}/o/token/", auth=clients["loadtest"],
+                      data={"grant_type": "client_credentials", "resource": MARKUP})
+    assert r.status_code == 400 and r.headers["Content-Type"] == "application/json"
+    assert r.json()["error"] == "invalid_target"
+    assert "<" not in r.text and ">" not in r.text  # escaped: \u003c
+    assert MARKUP in r.json()["error_description"]  # ... as JSON, the same text

@@ -13,7 +13,10 @@ AUTH_SERVER_PATHS = ("/o/", "/accounts/", "/admin/", "/static/auth_server/")
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as playwright:
+    # Playwright's sync API runs an event loop in this thread, beside which Django's ORM (the
+    # auth_orm fixture) refuses to run unless told that nothing here is async.
+    with pytest.MonkeyPatch.context() as patch, playwright_api.sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                              args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
         yield browser
@@ -64,3 +67,34 @@ def test_admin_sign_in(stack, page):
     page.click("input[type=submit]")
     page.wait_for_url(f"{stack.url}/admin/")
     assert "Auth server admin" in page.locator("#site-name").inner_text()
+
+
+# nginx's CSP has form-action 'self', and Chromium applies it to the redirects that answer a form
+# too: the sign-in and consent forms' answers lead to the client, here on another origin.
+def test_consent_for_a_client_on_another_origin(stack, page, other_origin_client):
+    client = other_origin_client()
+    request = flows.AuthorizationRequest(client, scope="openid read")
+    page.goto(f"{stack.url}/o/authorize/?{urlencode(request.params())}")
+    page.fill("#id_username", stack.env["DEMO_USERNAME"])
+    page.fill("#id_password", stack.env["DEMO_PASSWORD"])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/o/authorize/**")
+    page.click("button[name=allow]")
+
+    page.wait_for_url(lambda url: url.startswith(client.redirect_uri))
+    params = parse_qs(urlparse(page.url).query)
+    assert params["state"] == [request.state] and params["code"]
+    assert page.problems == []
+
+
+def test_sign_in_for_a_client_on_another_origin_that_skips_consent(stack, page, other_origin_client):
+    client = other_origin_client(skip_authorization=True)
+    request = flows.AuthorizationRequest(client, scope="openid read")
+    page.goto(f"{stack.url}/o/authorize/?{urlencode(request.params())}")
+    page.fill("#id_username", stack.env["DEMO_USERNAME"])
+    page.fill("#id_password", stack.env["DEMO_PASSWORD"])
+    page.click("button[type=submit]")  # -> 303 to /o/authorize/ -> 302 to the client
+
+    page.wait_for_url(lambda url: url.startswith(client.redirect_uri))
+    assert parse_qs(urlparse(page.url).query)["state"] == [request.state]
+    assert page.problems == []

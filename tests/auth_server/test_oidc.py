@@ -126,3 +126,58 @@ def test_rp_initiated_logout_refuses_unregistered_redirect(stack, demo, demo_ses
     params = {"id_token_hint": id_token, "post_logout_redirect_uri": "https://evil.example/"}
     r = demo_session.get(f"{stack.url}/o/logout/?{urlencode(params)}", allow_redirects=False)
     assert 400 <= r.status_code < 500 and "Location" not in r.headers
+
+
+# ---- prompt=none (OpenID Connect Core §3.1.2.1, errors §3.1.2.6) ----------------------------------
+def silent(session, stack, client, scope="openid read", **overrides):
+    """An authorization request with prompt=none; returns the answer and the request's parameters."""
+    request = flows.AuthorizationRequest(client, scope=scope)
+    answer = session.get(f"{stack.url}/o/authorize/?{urlencode(request.params(**{'prompt': 'none', **overrides}))}",
+                         allow_redirects=False)
+    return answer, request
+
+
+def assert_sent_back(answer, stack, request, **expected):
+    """A redirect to the client's registered redirect URI, with its state and this server's iss."""
+    assert answer.status_code == 302, (answer.status_code, answer.text[:300])
+    assert answer.headers["Location"].startswith(request.client.redirect_uri + "?")
+    params = flows.code_from(answer)
+    assert params["state"] == request.state and params["iss"] == f"{stack.url}/o"
+    for key, value in expected.items():
+        assert params[key] == value, params
+    return params
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("scope", ["openid profile read", "read"], ids=["openid", "plain-oauth"])
+def test_prompt_none_never_shows_the_consent_page(stack, demo, demo_session, scope):
+    # This deployment asks consent every time (REQUEST_APPROVAL_PROMPT "force").
+    answer, request = silent(demo_session, stack, demo, scope=scope)
+    assert_sent_back(answer, stack, request, error="consent_required")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("scope", ["openid profile read", "read"], ids=["openid", "plain-oauth"])
+def test_prompt_none_signed_out_gets_login_required(stack, demo, scope):
+    answer, request = silent(requests.Session(), stack, demo, scope=scope)
+    assert_sent_back(answer, stack, request, error="login_required")
+
+
+@pytest.mark.e2e
+def test_prompt_none_with_another_value_is_invalid(stack, demo, demo_session):
+    answer, request = silent(demo_session, stack, demo, prompt="none login")
+    assert_sent_back(answer, stack, request, error="invalid_request")
+
+
+@pytest.mark.e2e
+def test_prompt_none_for_an_unregistered_redirect_uri_shows_an_error_page(stack, demo, demo_session):
+    answer, _ = silent(demo_session, stack, demo, redirect_uri="https://evil.example/cb")
+    assert answer.status_code == 400 and "Location" not in answer.headers
+
+
+def test_prompt_none_for_a_client_that_skips_consent_gets_a_code(stack, demo_session, other_origin_client):
+    client = other_origin_client(skip_authorization=True)
+    answer, request = silent(demo_session, stack, client, scope="openid profile read")
+    code = assert_sent_back(answer, stack, request)["code"]
+    tokens = flows.exchange_code(stack.url, request, code)
+    assert tokens.status_code == 200 and "id_token" in tokens.json()

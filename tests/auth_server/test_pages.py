@@ -73,3 +73,48 @@ def test_csrf_failure_is_the_sites_own_refusal_page(stack):
     assert "You're not allowed to do this" in r.text
     assert f'href="{STYLESHEET}"' in r.text
     assert not INLINE.search(r.text)
+
+
+def form_action(response) -> str:
+    csp = response.headers["Content-Security-Policy"]
+    return next(d for d in csp.split("; ") if d.startswith("form-action "))
+
+
+def test_pages_whose_form_leads_to_a_client_allow_its_origin_as_form_action(stack, user_session, other_origin_client):
+    """Consent, sign-in on the way to a client, logout prompt: their forms' answers redirect to the
+    client's registered origin, so the page's CSP names it. Only there, and nothing unregistered."""
+    _, session = user_session
+    client = other_origin_client(post_logout_redirect_uris=stack.url.replace("localhost", "127.0.0.1") + "/")
+    origin = stack.url.replace("localhost", "127.0.0.1")
+    request = flows.AuthorizationRequest(client, scope="openid read")
+    authorize_path = f"/o/authorize/?{urlencode(request.params())}"
+
+    assert form_action(session.get(f"{stack.url}{authorize_path}")) == f"form-action 'self' {origin}"
+    login = requests.get(f"{stack.url}/accounts/login/", params={"next": authorize_path})
+    assert form_action(login) == f"form-action 'self' {origin}"
+    unregistered = authorize_path.replace("127.0.0.1", "evil.example")
+    assert form_action(requests.get(f"{stack.url}/accounts/login/", params={"next": unregistered})) == \
+        "form-action 'self'"
+    assert form_action(requests.get(f"{stack.url}/accounts/login/")) == "form-action 'self'"
+    for next_path in (f"/o/authorize/?client_id={client.client_id}",  # its only redirect URI, the default
+                      "/o/authorize/?client_id=%00", "/o/authorize/?client_id=unknown", "https://evil.example/"):
+        login = requests.get(f"{stack.url}/accounts/login/", params={"next": next_path})
+        expected = f"form-action 'self' {origin}" if "client_id=" + client.client_id in next_path else "form-action 'self'"
+        assert login.status_code == 200 and form_action(login) == expected, next_path
+
+    code = flows.code_from(flows.authorize(session, stack.url, request))["code"]
+    id_token = flows.exchange_code(stack.url, request, code).json()["id_token"]
+    logout = session.get(f"{stack.url}/o/logout/", params={"id_token_hint": id_token,
+                                                           "post_logout_redirect_uri": f"{origin}/"})
+    assert logout.status_code == 200 and form_action(logout) == f"form-action 'self' {origin}"
+    assert "X-CSP-Form-Action" not in logout.headers  # nginx keeps it to itself
+
+
+def test_sign_in_on_the_way_to_a_client_with_several_redirect_uris(stack, auth_orm, other_origin_client):
+    from oauth2_provider.models import get_application_model
+
+    client = other_origin_client()
+    get_application_model().objects.filter(client_id=client.client_id).update(
+        redirect_uris=f"{client.redirect_uri} https://elsewhere.example/cb")
+    login = requests.get(f"{stack.url}/accounts/login/", params={"next": f"/o/authorize/?client_id={client.client_id}"})
+    assert login.status_code == 200 and form_action(login) == "form-action 'self'"  # which one is for DOT to say

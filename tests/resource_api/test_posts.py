@@ -111,6 +111,25 @@ def test_unreadable_body_is_400(api, demo_token, request_kwargs):
     assert response.status_code == 400, response.text
 
 
+@pytest.mark.parametrize("body", ["[null,null]", "[]", "null", "true", "1", '"a title"', '[{"title": "x"}]'])
+def test_body_that_is_not_a_json_object_is_400_and_changes_nothing(api, demo_token, body):
+    post = new_post(api, demo_token)
+    json_body = {"headers": {"Content-Type": "application/json"}, "data": body}
+    for response in (api.patch(f"/posts/{post['id']}/", demo_token, **json_body),
+                     api.post("/posts/", demo_token, **json_body)):
+        assert response.status_code == 400, response.text
+        assert response.json() == {"detail": "invalid input", "errors": {"body": ["Value error, must be a JSON object"]}}
+    assert api.get(f"/posts/{post['id']}/", demo_token).json() == post
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST", "OPTIONS", "PROPFIND", "TRACE"])
+def test_method_not_allowed_is_json_with_allow(api, demo_token, method):
+    post = new_post(api, demo_token)
+    response = api.request(method, f"/posts/{post['id']}/", demo_token)
+    assert response.status_code == 405 and response.headers["Allow"], response.headers
+    assert response.headers["Content-Type"].startswith("application/json") and response.json()
+
+
 def test_bad_query_and_path_values_are_400(api, demo_token):
     for path, params in (("/posts/", {"page": 0}), ("/posts/", {"page_size": 1000}), ("/posts/", {"page": "x"}),
                          (f"/posts/{2**70}/", {})):
