@@ -1,13 +1,30 @@
 """The fault suite's report: answers per status code for each fault, printed and kept in artifacts/."""
 
+import secrets
 from collections import Counter
 
+import pytest
+
+from tests import flows
 from tests.conftest import ARTIFACTS
-from tests.resource_api.conftest import user_tokens, demo_session, api  # noqa: F401  (fixtures)
 
 # (fault, Load, recovery seconds or None), appended by test_faults.py
 RESULTS: list = []
 KINDS = ("token", "read", "write", "revoke", "revoked")
+
+
+@pytest.fixture(scope="module")
+def user_tokens(stack, _auth_django):
+    """Tokens of a user of the fault suite's own, so that its many posts are nobody else's."""
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+
+    connections.close_all()  # a test before may have restarted Postgres
+    password = secrets.token_urlsafe(16)
+    user = get_user_model().objects.create_user(f"faults-{secrets.token_hex(4)}", password=password)
+    session = flows.login(stack.url, user.get_username(), password)
+    client = flows.demo_client(stack)
+    return lambda scope="profile read write": flows.authorization_code_tokens(stack.url, session, client, scope=scope)
 
 
 def table() -> str:
