@@ -73,7 +73,8 @@ def revocation_reason(reason: str):
 
 @functools.cache
 def _redis() -> redis.Redis:
-    # Short timeouts and no retries: a stalled Redis must cost a revocation a bounded wait.
+    # Short timeouts and no retries: a stalled Redis must cost a revocation (or a relay round) a
+    # bounded wait. One pool per process: request threads and the relay take connections from it.
     timeout = settings.REVOCATION_REDIS_TIMEOUT
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout,
                                 retry=Retry(NoBackoff(), 0))
@@ -221,17 +222,12 @@ def forget_expired(batch: int = 5000) -> int:
 
 def relay_forever(interval: float, cleanup_every: float = 60.0):
     """The revocation relay's loop (`manage.py revocation_relay`); no heartbeat while anything fails."""
-    client, failing, next_cleanup = None, False, 0.0
+    failing, next_cleanup = False, 0.0
     while True:
         started = time.monotonic()
         try:
             connection.close_if_unusable_or_obsolete()
-            if client is None:
-                client = redis.Redis.from_url(
-                    settings.REDIS_URL, socket_timeout=settings.REVOCATION_REDIS_TIMEOUT,
-                    socket_connect_timeout=settings.REVOCATION_REDIS_TIMEOUT,
-                    retry=Retry(NoBackoff(), 0))
-            copied = relay_once(client)
+            copied = relay_once(_redis())
             if copied or failing:
                 logger.info("revocation relay: %d marker(s) copied, heartbeating", copied)
             failing = False
@@ -242,8 +238,6 @@ def relay_forever(interval: float, cleanup_every: float = 60.0):
             if not failing:
                 logger.warning("revocation relay stopped heartbeating: %r", exc)
             failing = True
-            if client is not None:
-                client.close()
-            client = None
+            _redis().connection_pool.disconnect()
             connection.close()
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
