@@ -3,6 +3,7 @@ ASCII in any JSON log line, whatever the requests held."""
 
 import json
 import socket
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -29,10 +30,17 @@ def send_raw(stack, target: bytes, agent: bytes, body: bytes = b"", method: byte
             pass
 
 
-def written_since(path, start: int) -> bytes:
-    with path.open("rb") as f:
-        f.seek(start)
-        return f.read()
+def written_since(path, start: int, lines: int = 0) -> bytes:
+    """What was appended to the log after `start`, waiting up to 5 s for at least `lines` lines: nginx
+    writes a request's line after sending its answer, so the client can read the answer first."""
+    deadline = time.monotonic() + 5
+    while True:
+        with path.open("rb") as f:
+            f.seek(start)
+            written = f.read()
+        if written.count(b"\n") >= lines or time.monotonic() > deadline:
+            return written
+        time.sleep(0.05)
 
 
 def test_access_log_holds_no_query_string_and_only_ascii_json(stack):
@@ -50,7 +58,7 @@ def test_access_log_holds_no_query_string_and_only_ascii_json(stack):
     for target, agent in [(b"/o/token/?code=\xff\xfe" + secret_values[2].encode(), b"agent \xff\xfe\xc3\x28"),
                           (b"/api/\xc3\xa9t\xe9", "Zoë/1.0".encode()), (b"/\x7f", b"\x01\x1b[31m")]:
         send_raw(stack, target, agent)
-    written = written_since(log, start)
+    written = written_since(log, start, lines=17)
     lines = written.splitlines()
     assert len(lines) >= 17
     for line in lines:
