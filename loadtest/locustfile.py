@@ -29,7 +29,7 @@ from dotenv import dotenv_values
 from locust import FastHttpUser, HttpUser, between, constant, task
 
 from loadtest.pacing import paced
-from tests.flows import AuthorizationRequest, Client, authorization_code_tokens, forms, login, submit_form
+from stack.flows import AuthorizationRequest, Client, authorization_code_tokens, forms, login, submit_form
 
 ROOT = Path(__file__).resolve().parent.parent
 

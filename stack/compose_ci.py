@@ -18,7 +18,7 @@ from pathlib import Path
 from stack.compose import ComposeStack
 from stack.envfile import ensure_env_file
 from stack.local import ROOT, free_port
-from tests.conftest import ARTIFACTS, TEST_OVERRIDES
+from stack.harness import ARTIFACTS, TEST_OVERRIDES
 
 
 def pytest(*args: str, env: dict[str, str]) -> int:

@@ -16,14 +16,9 @@ import pytest
 from dotenv import dotenv_values
 
 from stack.envfile import generated_values
+from stack.harness import ARTIFACTS, TEST_OVERRIDES
 from stack.local import ROOT, LocalStack, Ports
 
-ARTIFACTS = ROOT / "artifacts"
-
-# Test stacks use rate limits high enough for the suite (which signs in far more often than a
-# person) and low enough for a burst to reach them.
-TEST_OVERRIDES = {"AUTH_RATE_LIMIT": "100r/s", "AUTH_RATE_BURST": "150",
-                  "SIGN_IN_RATE_LIMIT": "10r/s", "SIGN_IN_RATE_BURST": "20"}
 
 
 class ExternalStack:

@@ -12,7 +12,7 @@ import requests
 
 from stack.envfile import generated_values
 from stack.local import LocalStack, Ports
-from tests import flows
+from stack import flows
 
 
 @pytest.fixture

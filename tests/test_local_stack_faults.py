@@ -18,7 +18,7 @@ import requests
 
 from stack.envfile import generated_values
 from stack.local import LocalStack, Ports, http_ok, postgres_bin, run
-from tests import flows
+from stack import flows
 
 
 @pytest.fixture

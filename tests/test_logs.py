@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from stack.local import LocalStack
-from tests import flows
+from stack import flows
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from stack.local import LocalStack
-from tests import flows
+from stack import flows
 
 JSON_ROUTES = ["/o/token/", "/o/introspect/", "/o/revoke_token/", "/o/userinfo/", "/o/.well-known/openid-configuration",
                "/.well-known/oauth-authorization-server/o", "/api/posts/", "/api/openapi.json"]

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import pytest
 import redis
 
-from tests import flows
+from stack import flows
 
 REVOCATION_CHANNEL = "oauth2:revocations"
 

@@ -2,7 +2,7 @@
 
 import requests
 
-from tests import flows
+from stack import flows
 from tests.auth_server.conftest import sha256
 
 

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from tests import flows
+from stack import flows
 
 
 @pytest.fixture(scope="module")

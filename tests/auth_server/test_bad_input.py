@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests import flows
+from stack import flows
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 CHALLENGE = "a" * 43

@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
-from tests import flows
+from stack import flows
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"

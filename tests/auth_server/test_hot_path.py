@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests import flows
+from stack import flows
 
 
 def test_client_lookup_returns_what_the_orm_returns(stack, auth_orm):

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests import flows
+from stack import flows
 
 # Concurrent requests, so that both gunicorn workers (each with its own memory) answer some.
 CONCURRENT = 8

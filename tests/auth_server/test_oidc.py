@@ -10,7 +10,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from tests import flows
+from stack import flows
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ people), never Django's 500, and recovers by itself. Each test restores what it 
 import pytest
 import requests
 
-from tests import flows
+from stack import flows
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from tests import flows
+from stack import flows
 
 STYLESHEET = "/static/auth_server/oauth/site.css"
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=", re.IGNORECASE)

@@ -10,7 +10,7 @@ import pytest
 import redis
 import requests
 
-from tests import flows
+from stack import flows
 from tests.auth_server.conftest import sha256
 from tests.resource_api.helpers import wait_until
 

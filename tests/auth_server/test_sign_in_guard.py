@@ -11,7 +11,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from tests import flows
+from stack import flows
 
 STYLESHEET = "/static/auth_server/oauth/site.css"
 

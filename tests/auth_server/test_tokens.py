@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from tests import flows
+from stack import flows
 from tests.auth_server.conftest import sha256
 
 
@@ -163,7 +163,7 @@ def test_revocation_needs_client_authentication(stack, demo, demo_session, issue
     assert userinfo(stack, tokens["access_token"]).status_code == 200
 
 
-# ---- introspection (RFC 7662, contract 1) ---------------------------------------------------------------
+# ---- introspection (RFC 7662) --------------------------------------------------------------------------
 @pytest.mark.e2e
 def test_introspection_of_a_user_token(stack, api_client, demo, demo_session, issue):
     tokens = issue(demo_session, scope="openid profile read")

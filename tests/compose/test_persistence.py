@@ -2,7 +2,7 @@
 
 import requests
 
-from tests import flows
+from stack import flows
 
 
 def test_data_survives_down_and_up(compose):

@@ -4,7 +4,7 @@ import hashlib
 
 import requests
 
-from tests import flows
+from stack import flows
 
 
 def redis_cli(compose, *args: str, user: str = "default", password_variable: str = "REDIS_PASSWORD") -> str:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests import flows
-from tests.conftest import ARTIFACTS
+from stack import flows
+from stack.harness import ARTIFACTS
 
 SCREENSHOTS = ARTIFACTS / "screenshots"
 # Debian's chromium, never a downloaded browser; no network access beyond the stack.

@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
-from tests import flows
-from tests.conftest import ARTIFACTS
+from stack import flows
+from stack.harness import ARTIFACTS
 
 # (fault, Load, recovery seconds or None), appended by test_faults.py
 RESULTS: list = []

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from tests import flows
+from stack import flows
 
 TIMEOUT = 10
 # Revocations are spread over the run (the spare tokens last about 8 s), so some fall inside the fault.

@@ -4,7 +4,7 @@ import pytest
 import redis
 import requests
 
-from tests import flows
+from stack import flows
 
 
 class Api:

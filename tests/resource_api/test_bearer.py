@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from tests import flows
+from stack import flows
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ import pytest
 import redis
 import requests
 
-from tests import flows
+from stack import flows
 from tests.resource_api.helpers import (CACHE_PREFIX, api_workers, heartbeats_reach_every_worker, introspections,
                                         sha256, wait_until)
 

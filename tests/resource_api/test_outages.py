@@ -11,7 +11,7 @@ import uuid
 import pytest
 import requests
 
-from tests import flows
+from stack import flows
 from tests.resource_api.helpers import (CACHE_PREFIX, api_workers, heartbeats_reach_every_worker, introspections,
                                         sha256, wait_until)
 

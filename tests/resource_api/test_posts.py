@@ -158,7 +158,7 @@ def test_public_is_open_personalized_with_a_token_and_refuses_a_bad_one(api, dem
     assert bad.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
 
 
-def test_benchmark_routes_are_off_by_default(api):
+def test_the_product_has_no_benchmark_routes(api):
     assert api.get("/_bench/noauth/posts/").status_code == 404
     assert api.get("/_bench/dblookup/posts/").status_code == 404
 

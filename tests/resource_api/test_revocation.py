@@ -1,11 +1,12 @@
-"""Each way the auth server ends a token early reaches the API within a second (contract 2)."""
+"""Each way the auth server ends a token early reaches the API within a second
+(docs/architecture.md, "Revocation-event contract")."""
 
 import time
 
 import pytest
 import requests
 
-from tests import flows
+from stack import flows
 from tests.resource_api.helpers import sha256
 
 pytestmark = pytest.mark.e2e  # all but the ORM deletion need nothing but HTTP

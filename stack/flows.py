@@ -1,4 +1,5 @@
-"""OAuth flows driven over HTTP through nginx, as a browser and a client would, for the tests.
+"""OAuth flows driven over HTTP through nginx, as a browser and a client would: the tests and the
+load tests (loadtest/locustfile.py) both drive the stack with these.
 
 PKCE values and state come from Authlib; the HTML forms (login, consent) are read with the
 standard library's parser and submitted the way a browser submits them.
