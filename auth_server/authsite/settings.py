@@ -191,9 +191,9 @@ OAUTH2_PROVIDER = {
     # The admin's client page has no secret field, only "Reset secret" (oauth/admin.py).
     "APPLICATION_ADMIN_CLASS": "oauth.admin.ApplicationAdmin",
     "OAUTH2_VALIDATOR_CLASS": "oauth.oauth2_validators.OAuth2Validator",
-    # Token values: 256 bits from one call to the OS's generator (oauth/tokens.py).
-    "ACCESS_TOKEN_GENERATOR": "oauth.tokens.random_token",
-    "REFRESH_TOKEN_GENERATOR": "oauth.tokens.random_token",
+    # Token values: 256 bits from one call to the OS's generator (oauth/hot_path.py).
+    "ACCESS_TOKEN_GENERATOR": "oauth.hot_path.random_token",
+    "REFRESH_TOKEN_GENERATOR": "oauth.hot_path.random_token",
     # Repeated parameters are refused (oauth/backends.py).
     "OAUTH2_BACKEND_CLASS": "oauth.backends.OAuthLibCore",
     # Only the code, client-credentials and refresh grants exist at all (oauth/server.py).

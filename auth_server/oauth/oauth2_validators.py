@@ -7,7 +7,7 @@ from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as BaseValidator
 from oauthlib.oauth2.rfc6749 import errors
 
-from oauth import known_clients
+from oauth import hot_path
 from oauth.audit import audit
 from oauth.revocation import revocation_reason
 
@@ -18,8 +18,9 @@ def sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-class OAuth2Validator(BaseValidator):
-    """DOT's validator, with this deployment's stricter rules (see the methods below)."""
+class OAuth2Validator(hot_path.RememberedClients, BaseValidator):
+    """DOT's validator, with this deployment's stricter rules (see the methods below), on the hot
+    path's remembered client rows (oauth/hot_path.py)."""
 
     # ---- OpenID Connect claims (the scope each needs is in DOT's oidc_claim_scope) ----------------
     def get_additional_claims(self):
@@ -32,20 +33,8 @@ class OAuth2Validator(BaseValidator):
         }
 
     # ---- client authentication -----------------------------------------------------------------
-    def _load_application(self, client_id, request):
-        # DOT reuses a client already on the request; loading it here takes the faster query, or a
-        # remembered row (oauth/known_clients.py). DOT still checks it (and, for an unknown
-        # client_id, looks again and answers as it always does).
-        if not request.client:
-            request.client = known_clients.load(client_id)
-        return super()._load_application(client_id, request)
-
     def authenticate_client(self, request, *args, **kwargs):
         authenticated = super().authenticate_client(request, *args, **kwargs)
-        if not authenticated and known_clients.forget(self._claimed_client_id(request)):
-            # A remembered row said no (oauth/known_clients.py): the stored one decides.
-            request.client = None
-            authenticated = super().authenticate_client(request, *args, **kwargs)
         if not authenticated:
             self._audit_client_failure(request)
         return authenticated
@@ -69,30 +58,6 @@ class OAuth2Validator(BaseValidator):
             except (binascii.Error, UnicodeDecodeError):
                 claimed = "(undecodable)"
         return claimed[:100] if claimed else None
-
-    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs):
-        valid = super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs)
-        if not valid and self._read_stored_client(request):
-            valid = super().validate_grant_type(client_id, grant_type, request.client, request, *args, **kwargs)
-        return valid
-
-    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
-        valid = super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
-        if not valid and self._read_stored_client(request):
-            valid = super().validate_scopes(client_id, scopes, request.client, request, *args, **kwargs)
-        return valid
-
-    @staticmethod
-    def _read_stored_client(request):
-        """A remembered client row said no: read the stored one to ask again (oauth/known_clients.py).
-
-        False if the no came from the stored row (it stands) or the client no longer exists.
-        """
-        client_id = request.client.client_id
-        if not known_clients.forget(client_id):
-            return False
-        request.client = known_clients.load(client_id)
-        return request.client is not None
 
     # ---- OpenID Connect prompt=none (Core §3.1.2.1) ---------------------------------------------
     # oauthlib asks these while it validates an OpenID request with prompt=none, and raised
@@ -174,14 +139,9 @@ class OAuth2Validator(BaseValidator):
             ).update(code_checksum=sha256(request.code))
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        if "refresh_token" not in token:
-            # Client credentials: one INSERT, atomic by itself. DOT's transaction around it would
-            # only add a BEGIN and a COMMIT round trip to Postgres.
-            self._save_bearer_token(token, request, *args, **kwargs)
-        else:
-            # Rotation deletes the access token issued with the refresh token that is being used.
-            with revocation_reason("refresh_token_rotated"):
-                super().save_bearer_token(token, request, *args, **kwargs)
+        # Rotation deletes the access token issued with the refresh token that is being used.
+        with revocation_reason("refresh_token_rotated"):
+            super().save_bearer_token(token, request, *args, **kwargs)
         audit(
             "token_issued",
             grant=request.grant_type,

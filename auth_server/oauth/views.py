@@ -27,9 +27,8 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OAuthlibRequest
 from oauthlib.openid.connect.core.exceptions import ConsentRequired
 
-from oauth import known_clients
+from oauth import hot_path
 from oauth.audit import audit
-from oauth.models import ClientChanged
 
 Application = get_application_model()
 AccessToken = get_access_token_model()
@@ -114,39 +113,14 @@ class AuthorizationView(dot_views.AuthorizationView):
         return super().form_valid(form)
 
 
-class TokenView(dot_views.TokenView):
-    """DOT's token endpoint without its device-flow shortcut: that grant isn't offered (oauth/server.py).
-
-    DOT reads every token it issues back from the database only to send `app_authorized`; with no
-    receiver of that signal the answer goes out without that query. A client-credentials request
-    takes its client from this worker's memory if it can (oauth/known_clients.py); should the
-    client's row have changed meanwhile, nothing was stored and the request runs again on the
-    stored row (docs/performance.md).
-    """
-
-    def post(self, request, *args, **kwargs):
-        if app_authorized.has_listeners():
-            return self.authorization_flow_token_response(request)
-        if request.POST.get("grant_type") == "client_credentials":
-            try:
-                with known_clients.remembered():
-                    return self._token_response(request)
-            except ClientChanged as changed:
-                known_clients.forget(changed.application.client_id)
-        return self._token_response(request)
-
-    def _token_response(self, request):
-        url, headers, body, status = self.create_token_response(request)
-        # oauthlib leaves out the Content-Type of some errors (DOT's invalid_target, for one).
-        response = HttpResponse(content=body, status=status, content_type="application/json")
-        for name, value in headers.items():
-            response[name] = value
-        return response
+class TokenView(hot_path.TokenView, dot_views.TokenView):
+    """DOT's token endpoint, on the hot path's shortcuts (oauth/hot_path.py), without DOT's
+    device-flow shortcut: that grant isn't offered (oauth/server.py)."""
 
 
 @method_decorator(csrf_exempt, name="dispatch")
 class IntrospectTokenView(OAuthLibMixin, View):
-    """RFC 7662 for confidential clients allowed the `introspection` scope (contract 1 of the brief).
+    """RFC 7662 for confidential clients allowed the `introspection` scope (docs/auth-server.md).
 
     Stock DOT answers any authenticated client, or any bearer of an `introspection` token, and
     reads the token from the query string on GET. Here a resource server authenticates as its
@@ -171,7 +145,7 @@ class IntrospectTokenView(OAuthLibMixin, View):
         return JsonResponse(introspection(token_value))
 
     def _authenticated_client(self, request):
-        # DOT's own check would also accept credentials in the body; contract 1 is HTTP Basic only.
+        # DOT's own check would also accept credentials in the body; introspection here is HTTP Basic only.
         core = self.get_oauthlib_core()
         oauth_request = OAuthlibRequest(*core._extract_params(request))
         validator = core.server.request_validator

@@ -1,9 +1,13 @@
-"""What the token endpoint asks of Postgres per token (docs/performance.md, "Token endpoint hot path").
+"""The token endpoint's hot path (auth_server/oauth/hot_path.py) against DOT's own path.
 
-The statements are watched in this process, with Django's test client against the stack's database,
-so that each one can be seen with whether it ran inside a transaction.
+Each departure from DOT is compared here with what DOT's code does, so that a DOT or Django upgrade
+that changes DOT's result fails a test. The statements are watched in this process, with Django's
+test client against the stack's database, so that each one can be seen with whether it ran inside
+a transaction.
 """
 
+import hashlib
+import json
 import re
 import time
 from collections import Counter
@@ -39,10 +43,10 @@ def test_client_lookup_returns_what_the_orm_returns(stack, auth_orm):
 def test_client_credentials_token_is_one_insert_once_the_client_is_remembered(stack, statements, post_token):
     from oauth2_provider.models import get_access_token_model, get_application_model
 
-    from oauth import known_clients
+    from oauth import hot_path
 
     client = flows.loadtest_client(stack)
-    known_clients.forget(client.client_id)  # whatever an earlier test left in this process's memory
+    hot_path.forget(client.client_id)  # whatever an earlier test left in this process's memory
     grant = {"grant_type": "client_credentials", "scope": "read"}
 
     assert post_token(grant, client).status_code == 200
@@ -118,6 +122,93 @@ def test_token_insert_stores_what_the_orm_stores(stack, auth_orm):
     fast_row.save()
     assert AccessToken.objects.get(pk=fast.pk).scope == "read"
     AccessToken.objects.filter(pk__in=[fast.pk, orm.pk]).delete()
+
+
+def stored_columns(token_value: str) -> dict:
+    """The stored access token's columns, without those made per row (id, value, checksum), and its
+    expiry in seconds from now (each path computes it at its own moment)."""
+    import hashlib
+
+    from django.forms.models import model_to_dict
+    from django.utils import timezone
+    from oauth2_provider.models import get_access_token_model
+
+    row = get_access_token_model().objects.get(token_checksum=hashlib.sha256(token_value.encode()).hexdigest())
+    columns = {k: v for k, v in model_to_dict(row).items() if k not in ("id", "token", "token_checksum")}
+    return {**columns, "expires": round((columns["expires"] - timezone.now()).total_seconds(), -1)}
+
+
+def test_client_credentials_save_stores_what_dots_transaction_stores(stack, auth_orm, statements):
+    """Departure 4: no transaction around a client-credentials token's one INSERT."""
+    import secrets
+
+    from oauth2_provider.models import get_application_model
+    from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
+    from oauthlib.common import Request
+
+    from oauth.oauth2_validators import OAuth2Validator
+
+    application = get_application_model().objects.get(client_id=stack.env["LOADTEST_CLIENT_ID"])
+
+    def save(validator) -> str:
+        request = Request("http://localhost/o/token/", http_method="POST")
+        request.client, request.user, request.grant_type = application, None, "client_credentials"
+        request.scopes, request.refresh_token = ["read"], None
+        value = secrets.token_urlsafe(32)
+        validator.save_bearer_token({"access_token": value, "expires_in": 300, "token_type": "Bearer",
+                                     "scope": "read"}, request)
+        return value
+
+    statements.clear()
+    ours = save(OAuth2Validator())
+    assert [(s.verb, s.in_transaction) for s in statements] == [("INSERT", False)], statements
+    statements.clear()
+    dots = save(DOTValidator())
+    assert ("INSERT", True) in [(s.verb, s.in_transaction) for s in statements]
+    assert stored_columns(ours) == stored_columns(dots)
+
+
+def test_token_view_answers_what_dots_view_answers(stack, auth_orm):
+    """Departure 5: the answer goes out without DOT's read-back, unless `app_authorized` has a receiver."""
+    import base64
+
+    from django.test import RequestFactory
+    from oauth2_provider import views as dot_views
+    from oauth2_provider.signals import app_authorized
+
+    from oauth.views import TokenView
+
+    client = flows.loadtest_client(stack)
+    basic = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
+
+    def answer(view):
+        request = RequestFactory().post("/o/token/", {"grant_type": "client_credentials", "scope": "read"},
+                                        HTTP_AUTHORIZATION=f"Basic {basic}", HTTP_HOST="localhost")
+        return view(request)
+
+    ours, dots = answer(TokenView.as_view()), answer(dot_views.TokenView.as_view())
+    assert ours.status_code == dots.status_code == 200
+    for header in ("Content-Type", "Cache-Control", "Pragma"):
+        assert ours.get(header) == dots.get(header), header
+    ours_body, dots_body = json.loads(ours.content), json.loads(dots.content)
+    assert ours_body.keys() == dots_body.keys()
+    assert {k: v for k, v in ours_body.items() if k != "access_token"} == \
+           {k: v for k, v in dots_body.items() if k != "access_token"}
+    assert stored_columns(ours_body["access_token"]) == stored_columns(dots_body["access_token"])
+
+    # With a receiver, the view takes DOT's path and the receiver gets the stored token, as from DOT's.
+    received = []
+
+    def receiver(sender, request, token, **kwargs):
+        received.append(token)
+
+    app_authorized.connect(receiver)
+    try:
+        ours, dots = answer(TokenView.as_view()), answer(dot_views.TokenView.as_view())
+    finally:
+        app_authorized.disconnect(receiver)
+    assert [token.token_checksum for token in received] == [
+        hashlib.sha256(json.loads(r.content)["access_token"].encode()).hexdigest() for r in (ours, dots)]
 
 
 def test_tokens_are_256_random_bits(stack):

@@ -1,4 +1,4 @@
-"""Remembered client rows never decide against the stored row (oauth/known_clients.py).
+"""Remembered client rows never decide against the stored row (oauth/hot_path.py).
 
 Through the stack, each change below is made after the client's row was remembered by the workers
 that answered it, and every request after the change must get what the stored row says. In this
