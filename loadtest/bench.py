@@ -8,7 +8,8 @@ in a temporary directory) and measures, through nginx:
       with `pbkdf2_sha256`, 1,000,000 iterations);
   (b) GET /api/posts/ with the Redis-cached introspection, against the same list without
       authentication (/api/_bench/noauth/posts/), and against a database lookup of the token per
-      request, as stock DOT validates (/api/_bench/dblookup/posts/, measured when the route exists);
+      request, as stock DOT validates (/api/_bench/dblookup/posts/): routes of loadtest/benchapi,
+      which only this stack installs;
   (c) latency percentiles of each at one fixed request rate.
 
 Peak throughput is measured closed-loop (every user sends its next request as soon as the answer
@@ -19,7 +20,8 @@ are the result, the absolute numbers belong to this machine.
 The bench stack lifts nginx's rate limit on /o/token/ (AUTH_RATE_LIMIT, normally 20r/s per client
 address): with it, the token endpoint would measure the limit, not the server.
 
-Writes loadtest/reports/bench.md (tables, ratios, machine) and loadtest/reports/bench.png.
+Writes loadtest/reports/bench.md (tables, ratios, machine) and loadtest/reports/bench.png, and
+appends the figures to loadtest/results.jsonl (kept in git).
 
     python -m loadtest.bench [--duration 6] [--rounds 5] [--users 16] [--rate REQUESTS_PER_S]
 """
@@ -30,6 +32,7 @@ from locust.env import Environment  # isort: skip
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import runpy
@@ -51,6 +54,9 @@ from stack.envfile import generated_values
 from stack.local import ROOT, LocalStack, Ports
 
 REPORTS = ROOT / "loadtest" / "reports"
+# Every run's figures, one JSON object per line, kept in git: the history docs/performance.md
+# does not retell.
+RESULTS = ROOT / "loadtest" / "results.jsonl"
 
 # PBKDF2 tokens come out in waves: the 8 worker threads (2 × 4) each hash one secret, share the two
 # cores, and finish together, every ~1.3 s. A 6 s window holds 4 or 5 waves, i.e. 5.3 or 6.7
@@ -67,9 +73,6 @@ BENCH_OVERRIDES = {
     # and a Postgres backend replaced mid-measurement would take its CPU time out of them.
     "GUNICORN_MAX_REQUESTS": "0",
     "DB_CONN_MAX_AGE": "3600",
-    # Opt-in routes of resource_api used only here: the post list without authentication, and
-    # with a database lookup of the token per request.
-    "BENCHMARK_ROUTES": "1",
 }
 
 
@@ -79,8 +82,11 @@ def throwaway_stack(overrides: dict[str, str]):
     ports = Ports.free()
     state = Path(tempfile.mkdtemp(prefix="oauth-bench-stack-"))
     stack = LocalStack(state, generated_values(ports.public), ports, overrides)
-    # The DB-lookup variant reads the auth server's token table (see resource_api BENCHMARK_ROUTES).
-    stack.overrides = {**overrides, "BENCH_AUTH_DATABASE_URL": stack.database_url("auth")}
+    # resource_api with the bench-only routes (loadtest/benchapi): the post list without
+    # authentication, and with a lookup of the token in the auth server's table per request.
+    stack.service_overrides = {"resource_api": {
+        "DJANGO_SETTINGS_MODULE": "loadtest.benchapi.settings", "PYTHONPATH": str(ROOT),
+        "BENCH_AUTH_DATABASE_URL": stack.database_url("auth")}}
     try:
         print(f"starting a throwaway stack in {state} ...", flush=True)
         stack.up()
@@ -288,6 +294,29 @@ def machine() -> dict[str, str]:
     }
 
 
+def record(info: dict, steal_percent: float | None, token: dict[str, Result], api: dict[str, Result], fixed: dict[str, Result], args) -> dict:
+    """Append this run's figures to RESULTS, with the commit and the machine they belong to."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "auth_server", "resource_api", "nginx", "stack"],
+                           cwd=ROOT).returncode != 0
+    fast, slow, cached, noauth = token["token_fast"], token["token_pbkdf2"], api["api_cached"], api["api_noauth"]
+    entry = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": commit.stdout.strip() + ("+changes" if dirty else ""),
+        "cpu": info["CPU"], "cores": int(info["cores"]), "cpu_steal_percent": steal_percent and round(steal_percent, 1),
+        "users": args.users, "rounds": args.rounds, "seconds": args.duration,
+        "token_x_pbkdf2": round(fast.rps / slow.rps, 1), "token_x_pbkdf2_by_cpu": round(slow.cpu_ms / fast.cpu_ms, 1),
+        "api_cached_x_noauth": round(cached.rps / noauth.rps, 3),
+        "api_cached_x_noauth_by_cpu": round(noauth.cpu_ms / cached.cpu_ms, 3),
+        "rps": {key: round(r.rps, 1) for key, r in {**token, **api}.items()},
+        "cpu_ms": {key: round(r.cpu_ms, 3) for key, r in {**token, **api}.items()},
+        "fixed_rate": args.rate, "fixed_rate_p99_ms": {key: r.p99 for key, r in fixed.items()},
+    }
+    with RESULTS.open("a") as f:
+        f.write(json.dumps(entry) + "\n")
+    return entry
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:,.2f}×" if b else "n/a"
 
@@ -417,25 +446,27 @@ def main():
         for key in ("api_cached", "api_noauth", "api_dblookup"):
             status = requests.get(url + variants[key].path, headers=variants[key].headers, timeout=10).status_code
             if status != 200:
-                print(f"  {variants[key].path} answers {status}: {key} is left out")
-                del variants[key]
+                raise SystemExit(f"{variants[key].path} answers {status}: resource_api runs without loadtest/benchapi")
 
         print("(a) token endpoint", flush=True)
         token = peak([variants["token_fast"], variants["token_pbkdf2"]], stack, args.users, args.duration, args.rounds)
         print("(b) GET /api/posts/", flush=True)
-        api_keys = [k for k in ("api_cached", "api_noauth", "api_dblookup") if k in variants]
+        api_keys = ["api_cached", "api_noauth", "api_dblookup"]
         api = peak([variants[k] for k in api_keys], stack, args.users, args.duration, args.rounds)
         print("(c) fixed rate", flush=True)
         fixed_keys = ("token_fast", *api_keys)
         args.rate = args.rate or round(min({**token, **api}[k].rps for k in fixed_keys) / 2, -1) or 10
         fixed = fixed_rate([variants[k] for k in fixed_keys], stack, args.rate, args.duration)
 
-    info["CPU steal during the run"] = steal.describe(steal.steal_percent(cpu_at_start))
+    steal_percent = steal.steal_percent(cpu_at_start)
+    info["CPU steal during the run"] = steal.describe(steal_percent)
     png, md = REPORTS / "bench.png", REPORTS / "bench.md"
     chart(token, api, fixed, variants, args.rate, png)
     report = write_report(info, token, api, fixed, variants, args, png)
     md.write_text(report)
-    print(f"\n{report}\nwritten: {md}, {png} (in {time.monotonic() - began:.0f} s)")
+    record(info, steal_percent, token, api, fixed, args)
+    print(f"\n{report}\nwritten: {md}, {png}, a line in {RESULTS.relative_to(ROOT)} "
+          f"(in {time.monotonic() - began:.0f} s)")
 
 
 if __name__ == "__main__":

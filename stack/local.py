@@ -132,6 +132,8 @@ class LocalStack:
     ports: Ports = field(default_factory=Ports)
     # Extra environment for every service (the tests use it to shorten lifetimes, for example).
     overrides: dict[str, str] = field(default_factory=dict)
+    # Extra environment for one service, by service name (`make bench` gives resource_api its routes).
+    service_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
     # ---- derived locations -------------------------------------------------------------------
     @property
@@ -201,7 +203,7 @@ class LocalStack:
                 "OAUTH_REDIRECT_URI": e["DEMO_REDIRECT_URI"],
             },
         }[service]
-        return {**common, **specific, **self.overrides}
+        return {**common, **specific, **self.overrides, **self.service_overrides.get(service, {})}
 
     def manage(self, service: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run a Django management command of `service` against this stack."""

@@ -65,14 +65,6 @@ REVOCATION_FRESHNESS = env.float("REVOCATION_FRESHNESS", default=1.0)
 # Seconds a client is told to wait (Retry-After) when a dependency is down.
 RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 POSTS_PAGE_SIZE = env.int("POSTS_PAGE_SIZE", default=20)
-# Benchmarks only (loadtest/bench_api_auth.py): mounts the post list WITHOUT authentication at
-# /api/_bench/noauth/posts/. Never set by `make up` or Compose.
-BENCHMARK_ROUTES = env.bool("BENCHMARK_ROUTES", default=False)
-# With BENCHMARK_ROUTES, the auth server's database: /api/_bench/dblookup/posts/ validates tokens by
-# reading its token table on every request, as stock DOT does, for comparison with the cache.
-if BENCHMARK_ROUTES and env("BENCH_AUTH_DATABASE_URL", default=""):
-    DATABASES["auth"] = {**env.db("BENCH_AUTH_DATABASE_URL"), "CONN_MAX_AGE": 300, "CONN_HEALTH_CHECKS": True}
-
 USE_TZ = True
 TIME_ZONE = "UTC"
 STATIC_URL = "/static/resource_api/"

@@ -293,8 +293,3 @@ def public(request):
         return {"message": "Hello! Anyone may read this; send a token to be greeted by name.", "username": None}
     return {"message": f"Hello, {info.username or f'client {info.client_id}'}!", "username": info.username}
 
-
-if settings.BENCHMARK_ROUTES:
-    from posts import bench_routes
-
-    bench_routes.mount(api, list_posts, PostPage)

@@ -1,14 +1,14 @@
-"""Routes for benchmarks only (BENCHMARK_ROUTES=1; never set by `make up` or Compose).
+"""The posts API's routes that only `make bench` has.
 
-Both serve the same post list as GET /api/posts/, so a benchmark can tell what token validation costs:
+Both serve the same post list as GET /api/posts/, from the same API object, so the bench can tell
+what token validation costs:
   /api/_bench/noauth/posts/    no authentication at all;
   /api/_bench/dblookup/posts/  the token looked up in the auth server's database on every request,
-                               as stock DOT validates it (only with BENCH_AUTH_DATABASE_URL).
+                               as stock DOT validates it.
 """
 
 from datetime import datetime, timezone
 
-from django.conf import settings
 from django.db import connections
 
 from posts.auth import OAuth2, TokenInfo
@@ -39,6 +39,5 @@ class DatabaseLookup(OAuth2):
 def mount(api, list_view, response):
     api.get("/_bench/noauth/posts/", response=response, auth=None, include_in_schema=False,
             url_name="bench_noauth_posts")(list_view)
-    if "auth" in settings.DATABASES:
-        api.get("/_bench/dblookup/posts/", response=response, auth=DatabaseLookup("read"), include_in_schema=False,
-                url_name="bench_dblookup_posts")(list_view)
+    api.get("/_bench/dblookup/posts/", response=response, auth=DatabaseLookup("read"), include_in_schema=False,
+            url_name="bench_dblookup_posts")(list_view)
