@@ -7,18 +7,26 @@ PY := $(VENV)/bin/python
 # auto: Docker Compose when an engine answers, otherwise the local stack. Or STACK=local / STACK=compose.
 STACK ?= auto
 
-.PHONY: help up down test test-faults venv loadtest loadtest-ui bench bench-growth bench-instructions ps logs clean certs base-images test-stack
+.PHONY: help up down dev test test-faults venv loadtest loadtest-ui bench bench-growth bench-instructions ps logs clean certs base-images test-stack
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt auth_server/requirements.txt resource_api/requirements.txt consumer_demo/requirements.txt
+# Two layers: what running the stack needs (`make up`), and on top what tests and benchmarks need.
+$(VENV)/.stack: requirements-stack.txt auth_server/requirements.txt resource_api/requirements.txt consumer_demo/requirements.txt
 	@stack/bootstrap.sh
 	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-stack.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.stack requirements-dev.txt
+	@stack/bootstrap.sh chromium valgrind
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-venv: $(VENV)/.installed ## Create the virtualenv and install system packages the stack needs
+venv: $(VENV)/.stack ## Create the virtualenv with what running the stack needs (system packages too)
+
+dev: $(VENV)/.dev ## Add what tests, load tests and benchmarks need (chromium, valgrind, pytest, locust)
 
 up: venv ## Start the stack and wait until it is healthy (STACK=local|compose; SCALE="resource_api=3 auth_server=2")
 	$(PY) -m stack up --stack $(STACK) $(if $(SCALE),--scale $(SCALE))
@@ -42,29 +50,29 @@ base-images: ## Build stand-ins for the official base images, only where no regi
 	@docker/ensure-engine.sh
 	@docker/base-images/build.sh
 
-test: venv ## Run the whole test suite against a throwaway stack it starts itself
+test: dev ## Run the whole test suite against a throwaway stack it starts itself
 	$(PY) -m pytest
 
-test-faults: venv ## Only the fault suite: Redis, Postgres and process faults under load (also part of make test)
+test-faults: dev ## Only the fault suite: Redis, Postgres and process faults under load (also part of make test)
 	$(PY) -m pytest tests/faults
 
-test-stack: venv base-images certs ## Build and run the Compose stack in Docker, run the e2e suite against it, tear it down
+test-stack: dev base-images certs ## Build and run the Compose stack in Docker, run the e2e suite against it, tear it down
 	$(PY) -m stack.compose_ci
 
 SCENARIO ?= api
 DURATION ?= 1m
 USERS ?= 20
-loadtest: venv ## Load-test the running stack: SCENARIO=token|refresh|api|journey|invalid|mixed DURATION=1m USERS=20 [RATE=req/s]
+loadtest: dev ## Load-test the running stack: SCENARIO=token|refresh|api|journey|invalid|mixed DURATION=1m USERS=20 [RATE=req/s]
 	$(PY) -m loadtest.run --scenario $(SCENARIO) --duration $(DURATION) --users $(USERS) $(if $(RATE),--rate $(RATE))
 
-loadtest-ui: venv ## Locust's web UI (http://localhost:8089) against the running stack, every scenario to pick from
+loadtest-ui: dev ## Locust's web UI (http://localhost:8089) against the running stack, every scenario to pick from
 	$(PY) -m locust -f loadtest/locustfile.py --class-picker
 
-bench: venv ## Benchmark side by side on a throwaway stack; writes loadtest/reports/bench.md and bench.png
+bench: dev ## Benchmark side by side on a throwaway stack; writes loadtest/reports/bench.md and bench.png
 	$(PY) -m loadtest.bench
 
-bench-growth: venv ## Benchmark with 1,000,000 expired tokens and cleartokens under traffic; writes loadtest/reports/growth.md
+bench-growth: dev ## Benchmark with 1,000,000 expired tokens and cleartokens under traffic; writes loadtest/reports/growth.md
 	$(PY) -m loadtest.growth
 
-bench-instructions: venv ## Count CPU instructions per token request (valgrind); AGAINST=<git ref> counts that commit too
+bench-instructions: dev ## Count CPU instructions per token request (valgrind); AGAINST=<git ref> counts that commit too
 	$(PY) -m loadtest.instructions $(if $(AGAINST),--against $(AGAINST))

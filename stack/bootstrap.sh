@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Make sure the programs the local stack and the tests need are installed.
+# Make sure the programs the local stack needs are installed, and those named as arguments (commands
+# that come in Debian packages of the same name: `make test` adds chromium and valgrind).
 # As root on Debian, missing packages are installed; elsewhere, what is missing is named.
 set -euo pipefail
 
 # command -> Debian package that provides it
 declare -A needs=(
   [python3]=python3 [psql]=postgresql-client [redis-server]=redis-server [nginx]=nginx
-  [chromium]=chromium [runuser]=util-linux [make]=make [valgrind]=valgrind
+  [runuser]=util-linux [make]=make
 )
+for extra in "$@"; do needs[$extra]=$extra; done
 # initdb/pg_ctl live outside PATH on Debian (/usr/lib/postgresql/N/bin).
 have_postgres() { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
 has_venv() { python3 -c 'import ensurepip, venv' 2>/dev/null; }
