@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # auto: Docker Compose when an engine answers, otherwise the local stack. Or STACK=local / STACK=compose.
 STACK ?= auto
 
-.PHONY: help up down dev test test-faults venv loadtest loadtest-ui bench bench-growth bench-instructions ps logs clean certs base-images test-stack
+.PHONY: help up down dev test test-fast test-faults venv loadtest loadtest-ui bench bench-growth bench-instructions ps logs clean certs base-images test-stack
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ base-images: ## Build stand-ins for the official base images, only where no regi
 
 test: dev ## Run the whole test suite against a throwaway stack it starts itself
 	$(PY) -m pytest
+
+test-fast: dev ## Only the fast layer: each service's logic in-process, no stack (seconds; also part of make test)
+	@for service in auth_server resource_api; do $(PY) -m pytest -q -p no:cacheprovider -o addopts= tests/unit/$$service || exit 1; done
 
 test-faults: dev ## Only the fault suite: Redis, Postgres and process faults under load (also part of make test)
 	$(PY) -m pytest tests/faults

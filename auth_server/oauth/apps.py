@@ -11,7 +11,7 @@ class OAuthConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from oauth2_provider.models import get_access_token_model
 
-        from oauth import audit, login_guard, revocation
+        from oauth import audit, checks, login_guard, revocation  # noqa: F401 (checks registers itself)
 
         AccessToken = get_access_token_model()
         post_delete.connect(revocation.access_token_deleted, sender=AccessToken)

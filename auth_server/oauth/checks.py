@@ -1,0 +1,61 @@
+"""Configuration that must hold before the auth server answers anything (Django's system checks).
+
+`manage.py check` runs them, and so does every management command, the set-up included; the
+signing key's presence only with `check --deploy` (the set-up creates it after migrating).
+"""
+
+from django.conf import settings
+from django.contrib.auth.hashers import get_hasher
+from django.core import checks
+from jwcrypto import jwk
+
+
+@checks.register(checks.Tags.security)
+def secret_hashing(app_configs, **kwargs):
+    errors = []
+    name = settings.OAUTH2_PROVIDER.get("CLIENT_SECRET_HASHER")
+    try:
+        get_hasher(name)
+    except ValueError:
+        errors.append(checks.Error(f"CLIENT_SECRET_HASHER {name!r} is not one of PASSWORD_HASHERS.",
+                                   hint="Add oauth.hashers.ClientSecretSHA256Hasher to PASSWORD_HASHERS.",
+                                   id="oauth.E001"))
+    if get_hasher("default").algorithm == name:
+        errors.append(checks.Error("Users' passwords would be hashed with the client-secret hasher, which "
+                                   "has no key stretching.", hint="Keep PBKDF2 first in PASSWORD_HASHERS.",
+                                   id="oauth.E002"))
+    return errors
+
+
+@checks.register(checks.Tags.security)
+def restricted_scopes(app_configs, **kwargs):
+    unknown = sorted(set(settings.RESTRICTED_SCOPES) - set(settings.OAUTH2_PROVIDER["SCOPES"]))
+    if unknown:
+        return [checks.Error(f"RESTRICTED_SCOPES names scopes that don't exist: {', '.join(unknown)}.",
+                             hint="Every restricted scope must be one of OAUTH2_PROVIDER['SCOPES'].", id="oauth.E003")]
+    return []
+
+
+@checks.register(checks.Tags.security)
+def signing_key(app_configs, **kwargs):
+    pem = settings.OAUTH2_PROVIDER.get("OIDC_RSA_PRIVATE_KEY", "")
+    if not settings.OAUTH2_PROVIDER.get("OIDC_ENABLED") or not pem:
+        return []
+    try:
+        key = jwk.JWK.from_pem(pem.encode())
+    except (ValueError, TypeError) as exc:
+        return [checks.Error(f"The OIDC signing key ({settings.OIDC_KEY_FILE}) can't be read: {exc}.",
+                             hint="Restore the file, or delete it and run manage.py ensure_oidc_key.",
+                             id="oauth.E004")]
+    if key.get("kty") != "RSA" or not key.has_private:
+        return [checks.Error(f"The OIDC signing key ({settings.OIDC_KEY_FILE}) is not an RSA private key.",
+                             id="oauth.E005")]
+    return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def signing_key_present(app_configs, **kwargs):
+    if settings.OAUTH2_PROVIDER.get("OIDC_ENABLED") and not settings.OAUTH2_PROVIDER.get("OIDC_RSA_PRIVATE_KEY"):
+        return [checks.Error(f"No OIDC signing key at {settings.OIDC_KEY_FILE}.",
+                             hint="Run manage.py ensure_oidc_key (the set-up does).", id="oauth.E006")]
+    return []

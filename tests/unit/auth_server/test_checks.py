@@ -1,0 +1,60 @@
+"""The auth server's system checks (oauth/checks.py): each refuses the configuration it names."""
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.conf import settings
+from django.core import checks
+from django.test import override_settings
+
+PBKDF2, OURS = "django.contrib.auth.hashers.PBKDF2PasswordHasher", "oauth.hashers.ClientSecretSHA256Hasher"
+
+
+def errors(deploy: bool = False) -> set[str]:
+    return {message.id for message in checks.run_checks(include_deployment_checks=deploy)
+            if message.level >= checks.ERROR and message.id.startswith("oauth.")}
+
+
+def pem(key) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def provider(**changes) -> dict:
+    return {**settings.OAUTH2_PROVIDER, **changes}
+
+
+RSA_KEY = pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+def test_this_configuration_passes():
+    with override_settings(OAUTH2_PROVIDER=provider(OIDC_RSA_PRIVATE_KEY=RSA_KEY)):
+        assert errors(deploy=True) == set()
+
+
+def test_the_client_secret_hasher_must_be_installed():
+    with override_settings(PASSWORD_HASHERS=[PBKDF2]):
+        assert "oauth.E001" in errors()
+
+
+def test_users_passwords_must_not_get_the_fast_hash():
+    with override_settings(PASSWORD_HASHERS=[OURS, PBKDF2]):
+        assert "oauth.E002" in errors()
+
+
+def test_every_restricted_scope_must_exist():
+    with override_settings(RESTRICTED_SCOPES={"introspection", "admin"}):
+        assert "oauth.E003" in errors()
+
+
+@pytest.mark.parametrize("key, error", [("not a key", "oauth.E004"),
+                                        (pem(ec.generate_private_key(ec.SECP256R1())), "oauth.E005")])
+def test_the_signing_key_must_be_a_readable_rsa_private_key(key, error):
+    with override_settings(OAUTH2_PROVIDER=provider(OIDC_RSA_PRIVATE_KEY=key)):
+        assert error in errors()
+
+
+def test_a_missing_signing_key_fails_the_deployment_check_only():
+    with override_settings(OAUTH2_PROVIDER=provider(OIDC_RSA_PRIVATE_KEY="")):
+        assert "oauth.E006" not in errors()
+        assert "oauth.E006" in errors(deploy=True)
