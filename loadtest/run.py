@@ -7,10 +7,12 @@ when any threshold of loadtest/thresholds.toml is missed, so CI and scripts can 
 """
 
 import argparse
+import csv
 import json
 import os
 import subprocess
 import sys
+import time
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -95,6 +97,35 @@ def check(stats: dict[str, dict], thresholds: dict) -> list[str]:
     return missed
 
 
+def progress_line(history: Path) -> str | None:
+    """The latest "Aggregated" row of locust's history CSV (rates and p95 over its last 10 s), as a line."""
+    try:
+        with history.open(newline="") as f:
+            rows = [row for row in csv.DictReader(f) if row.get("Name") == "Aggregated"]
+    except OSError:
+        return None
+    if not rows:
+        return None
+    row = rows[-1]
+    return (f"  users {row['User Count']:>4}  {float(row['Requests/s']):8.1f} req/s  "
+            f"{float(row['Failures/s']):6.1f} failures/s  p95 {row['95%']:>5} ms  "
+            f"total {row['Total Request Count']} requests, {row['Total Failure Count']} failed")
+
+
+def run_with_progress(command: list[str], env: dict, history: Path, every: float = 5.0) -> int:
+    """Run locust, printing a line from its statistics every few seconds instead of its tables."""
+    history.unlink(missing_ok=True)
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    last = None
+    while process.poll() is None:
+        time.sleep(0.5)
+        if time.monotonic() - (last or 0) >= every:
+            last = time.monotonic()
+            if line := progress_line(history):
+                print(line, flush=True)
+    return process.returncode
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", choices=SCENARIOS, default="api")
@@ -119,11 +150,12 @@ def main():
                "--exit-code-on-error", "0", "--json-file", str(prefix), *(["--host", args.host] if args.host else []),
                *SCENARIOS[args.scenario]]
     started = steal.cpu_times()
-    done = subprocess.run(command, cwd=ROOT, env=env)
+    print(f"locust: {args.scenario}, {args.users} users, {args.duration}; a line every 5 s", flush=True)
+    returncode = run_with_progress(command, env, Path(f"{prefix}_stats_history.csv"))
     stolen = steal.steal_percent(started)
     json_file = Path(f"{prefix}.json")
-    if done.returncode or not json_file.exists():
-        sys.exit(f"locust failed (exit {done.returncode})")
+    if returncode or not json_file.exists():
+        sys.exit(f"locust failed (exit {returncode})")
 
     stats = final_stats(json_file)
     print(f"\n{table(stats)}\n\nCPU steal during the run: {steal.describe(stolen)}"

@@ -43,3 +43,18 @@ def test_every_scenario_runs_without_failures(stack, tmp_path):
     assert done.returncode == 0 and not failures, f"{failures}\n{done.stderr[-3000:]}"
     missing = [f"{cls}: {name}" for cls, name in EVIDENCE.items() if not stats.get(name, {}).get("num_requests")]
     assert not missing, f"scenarios that did not get through: {missing}"
+
+
+@pytest.mark.e2e
+def test_make_loadtest_reports_progress_while_it_runs(stack, tmp_path):
+    env_file = tmp_path / "loadtest.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in {**stack.env, "PUBLIC_URL": stack.url}.items()))
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtest.run", "--scenario", "token", "--duration", "12s", "--users", "2",
+         "--rate", "10"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "LOADTEST_ENV_FILE": str(env_file)},
+    )
+    progress = [line for line in done.stdout.splitlines() if "req/s" in line and "p95" in line]
+    assert len(progress) >= 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "total" in progress[-1] and "failed" in progress[-1]

@@ -55,3 +55,15 @@ def test_each_missed_threshold_is_reported():
 
 def test_a_request_that_never_ran_misses_its_threshold():
     assert check({"Aggregated": entry({10: 5})}, {"GET /api/me/": {"p99_ms": 100}}) == ["GET /api/me/: no requests were made"]
+
+
+def test_a_progress_line_reads_the_latest_aggregated_row(tmp_path):
+    from loadtest.run import progress_line
+
+    history = tmp_path / "token_stats_history.csv"
+    assert progress_line(history) is None
+    header = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,95%,Total Request Count,Total Failure Count\n"
+    history.write_text(header + "1,2,POST,/o/token/,9.0,0.0,12,90,0\n"
+                       "1,2,,Aggregated,9.0,0.0,12,90,0\n2,2,,Aggregated,10.5,0.5,15,200,3\n")
+    line = progress_line(history)
+    assert "10.5 req/s" in line and "0.5 failures/s" in line and "p95    15 ms" in line and "200 requests, 3 failed" in line
