@@ -11,6 +11,7 @@ oauth_overrides = [
     path("token/", views.TokenView.as_view(), name="token"),
     path("introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
     path("logout/", views.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
+    path(".well-known/jwks.json", views.JwksInfoView.as_view(), name="jwks-info"),
     path("authorized_tokens/", views.AuthorizedTokensListView.as_view(), name="authorized-token-list"),
     path("applications/", views.ApplicationList.as_view(), name="list"),
     path("applications/register/", views.ApplicationRegistration.as_view(), name="register"),

@@ -24,6 +24,8 @@ from oauth2_provider.models import (
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import ApplicationManager as DOTApplicationManager
 
+from oauth import signing_keys
+
 
 # A client secret is hashed with a fast hash (oauth.hashers), which is only safe for secrets with
 # far more entropy than any guessing can cover. The server generates 128 characters of [A-Za-z0-9]
@@ -146,6 +148,13 @@ class Application(AbstractApplication):
                 )
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def jwk_key(self):
+        # RS256: the key that signs now, read from disk at each use (oauth/signing_keys.py).
+        if self.algorithm == self.RS256_ALGORITHM:
+            return signing_keys.current().active
+        return super().jwk_key
 
     def new_secret(self) -> str:
         """Replace the secret with a newly generated one and return it: the only time it exists in clear."""

@@ -2,6 +2,7 @@
 
 import calendar
 import hashlib
+import json
 from urllib.parse import parse_qsl, urlsplit
 
 from django.contrib.auth import views as auth_views
@@ -27,7 +28,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OAuthlibRequest
 from oauthlib.openid.connect.core.exceptions import ConsentRequired
 
-from oauth import known_clients
+from oauth import known_clients, signing_keys
 from oauth.audit import audit
 from oauth.models import ClientChanged
 
@@ -209,6 +210,20 @@ class AuthorizedTokensListView(dot_views.AuthorizedTokensListView):
     def get_queryset(self):
         usable = Q(expires__gt=timezone.now()) | Q(refresh_token__isnull=False, refresh_token__revoked__isnull=True)
         return super().get_queryset().filter(usable).order_by("-created")
+
+
+class JwksInfoView(dot_views.JwksInfoView):
+    """DOT's JWKS, from the keys on disk at this moment (oauth/signing_keys.py): the one that signs
+    and the previous ones not yet retired. DOT's reads the keys the process started with."""
+
+    def get(self, request, *args, **kwargs):
+        keys = [{"alg": "RS256", "use": "sig", "kid": key.thumbprint(), **json.loads(key.export_public())}
+                for key in signing_keys.current().published()]
+        response = JsonResponse({"keys": keys})
+        response["Access-Control-Allow-Origin"] = "*"
+        max_age = oauth2_settings.OIDC_JWKS_MAX_AGE_SECONDS
+        response["Cache-Control"] = f"public, max-age={max_age}, stale-while-revalidate={max_age}, stale-if-error={max_age}"
+        return response
 
 
 class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
