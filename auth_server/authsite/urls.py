@@ -13,6 +13,8 @@ oauth_overrides = [
     path("logout/", views.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
     path(".well-known/jwks.json", views.JwksInfoView.as_view(), name="jwks-info"),
     path("authorized_tokens/", views.AuthorizedTokensListView.as_view(), name="authorized-token-list"),
+    path("authorized_tokens/app/<int:application_id>/revoke/", views.ConnectedAppRevokeView.as_view(),
+         name="authorized-app-revoke"),
     path("applications/", views.ApplicationList.as_view(), name="list"),
     path("applications/register/", views.ApplicationRegistration.as_view(), name="register"),
     path("applications/<slug:pk>/", views.ApplicationDetail.as_view(), name="detail"),

@@ -131,6 +131,11 @@ class Application(AbstractApplication):
             # Implicit and password grants are off (RFC 9700 §2.1.2, §2.4); hybrid puts tokens in the
             # front channel like implicit does.
             errors.setdefault("authorization_grant_type", []).append("This server doesn't offer this grant type.")
+        elif self.authorization_grant_type == self.GRANT_CLIENT_CREDENTIALS and self.client_type == self.CLIENT_PUBLIC:
+            # Without a secret, anyone who knows the client id could get its tokens.
+            errors.setdefault("client_type", []).append(
+                "Client credentials need a confidential application: a public one has no secret to prove itself."
+            )
         if self.client_type == self.CLIENT_CONFIDENTIAL:
             if not self.hash_client_secret:
                 errors.setdefault("hash_client_secret", []).append("A confidential client's secret is stored hashed.")

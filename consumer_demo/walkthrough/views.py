@@ -126,9 +126,17 @@ def callback(request):
     session, query = request.session, request.GET
     url = request.build_absolute_uri()
     client = client_for(request)
-    client.timeline.browser("Redirect back to the demo: the callback", "GET", url)
     pending, completed = session.get("pending"), session.get("completed")
     state = query.get("state", "")
+    if pending and same(state, pending["state"]):
+        # What happened at the auth server between the authorization request and this redirect: the
+        # demo sees none of it, but the callback's answer tells which way the consent went.
+        client.timeline.browser("At the auth server: you sign in (skipped if you were signed in there already)",
+                                "POST", f"{settings.PUBLIC_URL}/accounts/login/")
+        answer = "you allow access" if query.get("code") else "you deny access, or the request is refused"
+        client.timeline.browser(f"At the auth server: the consent page, {answer}", "POST",
+                                f"{settings.PUBLIC_URL}/o/authorize/")
+    client.timeline.browser("Redirect back to the demo: the callback", "GET", url)
 
     if completed and state and same(state, completed["state"]) and same(query.get("code", ""), completed["code"]):
         replay_code(request, client, completed, url)
