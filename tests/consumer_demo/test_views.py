@@ -159,10 +159,25 @@ def test_refresh_rotates_and_the_spent_refresh_token_revokes_its_family(visitor)
 def test_revoked_access_token_is_refused_by_the_api(visitor):
     visitor.signed_in()
     assert "The API answered 200" in text_of(visitor.post("/tokens/call/"))
-    assert "Access token revoked" in text_of(visitor.post("/tokens/revoke/"))
+    assert "Access token revoked, and its refresh token with it" in text_of(visitor.post("/tokens/revoke/"))
     called = text_of(visitor.post("/tokens/call/"))
     assert "401 Unauthorized" in called and 'error="invalid_token"' in called
     assert "You revoked this access token" in called
+    # As the page says: the refresh token went with it.
+    assert "The auth server refused the refresh token: invalid_grant" in text_of(visitor.post("/tokens/refresh/"))
+
+
+@pytest.mark.e2e
+def test_revoking_the_refresh_token_ends_the_access_token_too(visitor):
+    visitor.signed_in()
+    page = text_of(visitor.get("/tokens/"))
+    assert "Its refresh token goes with it" in page and "Revoke the refresh token" in page
+    revoked = text_of(visitor.post("/tokens/revoke-refresh/"))
+    assert "Refresh token revoked, and the access token with it" in revoked
+    assert "token_type_hint=refresh_token" in revoked
+    assert "401 Unauthorized" in text_of(visitor.post("/tokens/call/"))
+    assert "The auth server refused the refresh token: invalid_grant" in text_of(visitor.post("/tokens/refresh/"))
+    assert visitor.post("/tokens/no-such-action/").status_code == 404
 
 
 @pytest.mark.e2e
