@@ -38,7 +38,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, **options):
         if not signing_keys.key_file().exists():
-            raise CommandError(f"No signing key at {signing_keys.key_file()}: run `manage.py ensure_oidc_key` first.")
+            raise CommandError(f"No signing key at {signing_keys.key_file()}: `make up` "
+                               "(`manage.py ensure_oidc_key`) creates it on first start.")
         with self._locked():
             getattr(self, action)(**options)
 
