@@ -252,28 +252,37 @@ class ConnectedAppRevokeView(LoginRequiredMixin, View):
     (through DOT's revoke path, so each revocation is recorded and announced to the API at once,
     oauth/revocation.py) and any authorization code not yet exchanged. GET asks first."""
 
-    def dispatch(self, request, *args, application_id, **kwargs):
+    def held(self, application_id: int):
+        """The application and what it holds for this user, or None if it holds nothing."""
         # An id past Postgres's bigint would be a database error, not a missing row.
-        self.application = Application.objects.filter(pk=application_id).first() if application_id < 2**63 else None
-        self.tokens = AccessToken.objects.filter(user=request.user.pk, application=self.application)
-        self.refresh_tokens = RefreshToken.objects.filter(user=request.user.pk, application=self.application,
-                                                          revoked__isnull=True)
-        return super().dispatch(request, *args, **kwargs)
+        application = Application.objects.filter(pk=application_id).first() if application_id < 2**63 else None
+        if application is None:
+            return None
+        user = self.request.user
+        tokens = AccessToken.objects.filter(user=user, application=application)
+        refresh_tokens = RefreshToken.objects.filter(user=user, application=application, revoked__isnull=True)
+        return (application, tokens, refresh_tokens) if tokens.exists() or refresh_tokens.exists() else None
 
-    def get(self, request, *args, **kwargs):
-        if self.application is None or not (self.tokens.exists() or self.refresh_tokens.exists()):
-            return render(request, "404.html", status=404, context={
-                "reason": "This application has no access to your account (any more).",
-            })
-        return render(request, "oauth2_provider/authorized-app-revoke.html", {"application": self.application})
+    def not_held(self):
+        return render(self.request, "404.html", status=404, context={
+            "reason": "This application has no access to your account (any more).",
+        })
 
-    def post(self, request, *args, **kwargs):
+    def get(self, request, application_id):
+        if (held := self.held(application_id)) is None:
+            return self.not_held()
+        return render(request, "oauth2_provider/authorized-app-revoke.html", {"application": held[0]})
+
+    def post(self, request, application_id):
+        if (held := self.held(application_id)) is None:
+            return self.not_held()
+        application, tokens, refresh_tokens = held
         with transaction.atomic():
-            for token in self.tokens.select_for_update():
+            for token in tokens.select_for_update():
                 revoke_access_token(token)  # its refresh token too
-            for refresh_token in self.refresh_tokens.select_for_update():
+            for refresh_token in refresh_tokens.select_for_update():
                 refresh_token.revoke()
-            Grant.objects.filter(user=request.user.pk, application=self.application).delete()
+            Grant.objects.filter(user=request.user, application=application).delete()
         return redirect("oauth2_provider:authorized-token-list")
 
 

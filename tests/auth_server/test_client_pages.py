@@ -191,8 +191,9 @@ def test_one_cannot_revoke_for_someone_else(stack, auth_orm, new_user, user_sess
     attacker = flows.login(stack.url, other.username, password)
     confirm = attacker.get(f"{stack.url}{revoke}")
     assert confirm.status_code == 404
-    attacker.post(f"{stack.url}{revoke}", data={"csrfmiddlewaretoken": attacker.cookies["csrftoken"]},
-                  headers={"Referer": f"{stack.url}{revoke}"})
+    posted = attacker.post(f"{stack.url}{revoke}", data={"csrfmiddlewaretoken": attacker.cookies["csrftoken"]},
+                           headers={"Referer": f"{stack.url}{revoke}"})
+    assert posted.status_code == 404
     me = requests.get(f"{stack.url}/api/posts/", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert me.status_code == 200
 
