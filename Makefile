@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # auto: Docker Compose when an engine answers, otherwise the local stack. Or STACK=local / STACK=compose.
 STACK ?= auto
 
-.PHONY: help up down dev test test-fast test-faults venv loadtest loadtest-ui bench bench-growth bench-instructions ps logs clean certs base-images test-stack
+.PHONY: help up down dev test test-fast test-faults venv loadtest loadtest-ui bench bench-growth bench-instructions ps logs clean oidc-keys rotate-oidc-key retire-oidc-keys certs base-images test-stack
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -42,6 +42,15 @@ logs: venv ## Follow the stack's logs
 
 clean: venv ## Delete the stack's data (database, Redis, OIDC key); asks first
 	$(PY) -m stack clean --stack $(STACK)
+
+oidc-keys: venv ## List the ID-token signing keys: the one that signs, the previous ones still published
+	$(PY) -m stack oidc-keys list --stack $(STACK)
+
+rotate-oidc-key: venv ## New ID-token signing key; the old one stays in JWKS until retired (docs/auth-server.md)
+	$(PY) -m stack oidc-keys rotate --stack $(STACK)
+
+retire-oidc-keys: venv ## Unpublish previous signing keys no unexpired ID token needs (ALL=1: every one, now)
+	$(PY) -m stack oidc-keys retire --stack $(STACK) $(if $(ALL),--all)
 
 certs: ## Self-signed certificate for TLS on https://localhost:8443 (Compose stack)
 	@docker/make-certs.sh

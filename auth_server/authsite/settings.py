@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -155,7 +156,10 @@ OAUTH2_PROVIDER_GRANT_MODEL = "oauth.Grant"
 # Scopes granted only to clients whose allowed_scopes list them.
 RESTRICTED_SCOPES = {"introspection"}
 
+# The ID-token signing key; the keys it replaced live next to it (oauth/signing_keys.py). A replaced
+# key stays published for OIDC_KEY_RETIRE_AFTER seconds unless `manage.py oidc_keys retire` goes first.
 OIDC_KEY_FILE = Path(env("OIDC_KEY_FILE", default=str(BASE_DIR / "oidc-private.pem")))
+OIDC_KEY_RETIRE_AFTER = env.int("OIDC_KEY_RETIRE_AFTER", default=24 * 3600)
 
 # django-oauth-toolkit. Every knob that differs from DOT's default says why; docs/auth-server.md
 # has the whole picture (and which test shows each rule).
@@ -207,7 +211,9 @@ OAUTH2_PROVIDER = {
     # The issuer is fixed to the public URL, so no request header can change it (behind nginx,
     # Host and X-Forwarded-* would otherwise decide it).
     "OIDC_ISS_ENDPOINT": f"{PUBLIC_URL}/o",
-    # RS256 key: generated on first start by `manage.py ensure_oidc_key`, never in git.
+    # RS256 key: generated on first start by `manage.py ensure_oidc_key`, never in git. The key that
+    # signs and the ones JWKS publishes are read from OIDC_KEY_FILE's directory at each use
+    # (oauth/signing_keys.py), so a rotation needs no restart; this copy only says one exists.
     "OIDC_RSA_PRIVATE_KEY": OIDC_KEY_FILE.read_text() if OIDC_KEY_FILE.exists() else "",
     # RP-initiated logout: asks the user, revokes the user's tokens, redirects only to registered URIs.
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
@@ -232,6 +238,10 @@ OAUTH2_PROVIDER = {
     "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": env.int("CLEAR_EXPIRED_TOKENS_BATCH_SIZE", default=5000),
     "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL": env.float("CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL", default=0.05),
 }
+
+# A previous key retired by age before the ID tokens it signed expire would make them unverifiable.
+if OIDC_KEY_RETIRE_AFTER < OAUTH2_PROVIDER["ID_TOKEN_EXPIRE_SECONDS"]:
+    raise ImproperlyConfigured("OIDC_KEY_RETIRE_AFTER must be at least ID_TOKEN_EXPIRE_SECONDS.")
 
 LOGGING = {
     "version": 1,

@@ -13,10 +13,13 @@ from django.views.decorators.http import require_POST
 from oauth2_provider import admin as dot_admin
 
 from oauth.audit import audit
+from oauth.forms import AdminApplicationForm
 from oauth.views import secret_page
 
 
 class ApplicationAdmin(dot_admin.ApplicationAdmin):
+    # Only the grants, client types and algorithms this server accepts, with its defaults and help.
+    form = AdminApplicationForm
     exclude = ("client_secret", "hash_client_secret")
     change_form_template = "admin/oauth/application/change_form.html"
 

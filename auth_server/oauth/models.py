@@ -23,6 +23,8 @@ from oauth2_provider.generators import generate_client_secret
 
 from oauth import hot_path
 
+from oauth import signing_keys
+
 
 # A client secret is hashed with a fast hash (oauth.hashers), which is only safe for secrets with
 # far more entropy than any guessing can cover. The server generates 128 characters of [A-Za-z0-9]
@@ -104,6 +106,11 @@ class Application(AbstractApplication):
             # Implicit and password grants are off (RFC 9700 §2.1.2, §2.4); hybrid puts tokens in the
             # front channel like implicit does.
             errors.setdefault("authorization_grant_type", []).append("This server doesn't offer this grant type.")
+        elif self.authorization_grant_type == self.GRANT_CLIENT_CREDENTIALS and self.client_type == self.CLIENT_PUBLIC:
+            # Without a secret, anyone who knows the client id could get its tokens.
+            errors.setdefault("client_type", []).append(
+                "Client credentials need a confidential application: a public one has no secret to prove itself."
+            )
         if self.client_type == self.CLIENT_CONFIDENTIAL:
             if not self.hash_client_secret:
                 errors.setdefault("hash_client_secret", []).append("A confidential client's secret is stored hashed.")
@@ -121,6 +128,13 @@ class Application(AbstractApplication):
                 )
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def jwk_key(self):
+        # RS256: the key that signs now, read from disk at each use (oauth/signing_keys.py).
+        if self.algorithm == self.RS256_ALGORITHM:
+            return signing_keys.current().active
+        return super().jwk_key
 
     def new_secret(self) -> str:
         """Replace the secret with a newly generated one and return it: the only time it exists in clear."""

@@ -7,7 +7,7 @@ from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as BaseValidator
 from oauthlib.oauth2.rfc6749 import errors
 
-from oauth import hot_path
+from oauth import hot_path, signing_keys
 from oauth.audit import audit
 from oauth.revocation import revocation_reason
 
@@ -70,6 +70,20 @@ class OAuth2Validator(hot_path.RememberedClients, BaseValidator):
 
     def validate_silent_authorization(self, request):
         return True
+
+    # ---- ID tokens (keys: oauth/signing_keys.py) -------------------------------------------------
+    def finalize_id_token(self, id_token, token, token_handler, request):
+        # DOT asks the client for its key twice, once for the kid, once to sign.
+        with signing_keys.pinned():
+            return super().finalize_id_token(id_token, token, token_handler, request)
+
+    def _get_key_for_token(self, token):
+        # An ID token coming back (id_token_hint at logout, prompt=none) may be signed by a key
+        # rotated out since: every published key is tried by the token's kid, not just the active one.
+        key = super()._get_key_for_token(token)
+        if key is not None and key.key_type == "RSA":  # an RS256 client (HS256 ones use their secret)
+            return signing_keys.current().verification_keys()
+        return key
 
     # ---- bearer tokens ---------------------------------------------------------------------------
     def validate_bearer_token(self, token, scopes, request):

@@ -148,6 +148,7 @@ class RevocationReasonMiddleware:
     REASONS = {
         "oauth2_provider:revoke-token": "revocation_endpoint",
         "oauth2_provider:authorized-token-delete": "revoked_by_user",
+        "oauth2_provider:authorized-app-revoke": "revoked_by_user",
         "oauth2_provider:rp-initiated-logout": "logout",
         "oauth2_provider:delete": "application_deleted",
     }

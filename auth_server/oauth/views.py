@@ -2,14 +2,16 @@
 
 import calendar
 import hashlib
+import json
 from urllib.parse import parse_qsl, urlsplit
 
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.db import transaction
 from django.db.models import Q
 from django.forms.models import modelform_factory
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
@@ -18,20 +20,27 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
-from oauth2_provider.forms import ApplicationForm
-from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_refresh_token_model,
+    revoke_access_token,
+)
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 from oauth2_provider.settings import oauth2_settings
-from oauth2_provider.signals import app_authorized
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OAuthlibRequest
 from oauthlib.openid.connect.core.exceptions import ConsentRequired
 
-from oauth import hot_path
+from oauth import hot_path, signing_keys
 from oauth.audit import audit
+from oauth.forms import ApplicationForm
 
 Application = get_application_model()
 AccessToken = get_access_token_model()
+RefreshToken = get_refresh_token_model()
+Grant = get_grant_model()
 
 
 def allow_form_action(response, uri: str):
@@ -45,17 +54,22 @@ def allow_form_action(response, uri: str):
     response["X-CSP-Form-Action"] = f"{parts.scheme}://{host}" if host else f"{parts.scheme}:"
 
 
-def authorization_redirect_uri(url: str) -> str | None:
-    """Where the authorization request at `url` (a path here) ends, if that is a redirect URI its
-    client registered."""
+def requesting_application(url: str):
+    """The client of the authorization request at `url` (a path here), if it is one; else None."""
     parts = urlsplit(url)
     if parts.path != reverse("oauth2_provider:authorize"):
         return None
-    params = dict(parse_qsl(parts.query))
-    client_id = params.get("client_id", "")
-    application = Application.objects.by_client_id(client_id) if client_id and "\x00" not in client_id else None
+    client_id = dict(parse_qsl(parts.query)).get("client_id", "")
+    return Application.objects.by_client_id(client_id) if client_id and "\x00" not in client_id else None
+
+
+def authorization_redirect_uri(url: str) -> str | None:
+    """Where the authorization request at `url` (a path here) ends, if that is a redirect URI its
+    client registered."""
+    application = requesting_application(url)
     if application is None:
         return None
+    params = dict(parse_qsl(urlsplit(url).query))
     registered = application.redirect_uris.split()
     uri = params.get("redirect_uri") or (registered[0] if len(registered) == 1 else "")
     return uri if uri and application.redirect_uri_allowed(uri) else None
@@ -67,6 +81,10 @@ class LoginView(auth_views.LoginView):
     be a form action."""
 
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        # The page names the application that sent the user here (only a registered client's name).
+        return {**super().get_context_data(**kwargs), "application": requesting_application(self.get_redirect_url())}
 
     def render_to_response(self, context, **response_kwargs):
         response = super().render_to_response(context, **response_kwargs)
@@ -178,11 +196,81 @@ def introspection(token_value: str) -> dict:
 
 
 class AuthorizedTokensListView(dot_views.AuthorizedTokensListView):
-    """The user's connected apps: tokens still usable, directly or through their refresh token."""
+    """The user's connected apps: one row per application that can still act for them (a token still
+    usable directly or through its refresh token), with the scopes granted and when it last got a
+    token (signing in or refreshing)."""
 
     def get_queryset(self):
         usable = Q(expires__gt=timezone.now()) | Q(refresh_token__isnull=False, refresh_token__revoked__isnull=True)
         return super().get_queryset().filter(usable).order_by("-created")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        order = list(oauth2_settings.SCOPES)
+        apps = {}
+        for token in context["authorized_tokens"]:  # newest first
+            app = apps.setdefault(token.application_id, {"application": token.application, "last_used": token.created,
+                                                         "scopes": {}})
+            app["scopes"].update(token.scopes)
+            app["since"] = token.created
+        for app in apps.values():
+            app["scopes"] = [app["scopes"][s] for s in sorted(app["scopes"], key=lambda s: order.index(s)
+                                                              if s in order else len(order))]
+        context["connected_apps"] = list(apps.values())
+        return context
+
+
+class ConnectedAppRevokeView(LoginRequiredMixin, View):
+    """Revoke everything one application holds for the signed-in user: its access and refresh tokens
+    (through DOT's revoke path, so each revocation is recorded and announced to the API at once,
+    oauth/revocation.py) and any authorization code not yet exchanged. GET asks first."""
+
+    def held(self, application_id: int):
+        """The application and what it holds for this user, or None if it holds nothing."""
+        # An id past Postgres's bigint would be a database error, not a missing row.
+        application = Application.objects.filter(pk=application_id).first() if application_id < 2**63 else None
+        if application is None:
+            return None
+        user = self.request.user
+        tokens = AccessToken.objects.filter(user=user, application=application)
+        refresh_tokens = RefreshToken.objects.filter(user=user, application=application, revoked__isnull=True)
+        return (application, tokens, refresh_tokens) if tokens.exists() or refresh_tokens.exists() else None
+
+    def not_held(self):
+        return render(self.request, "404.html", status=404, context={
+            "reason": "This application has no access to your account (any more).",
+        })
+
+    def get(self, request, application_id):
+        if (held := self.held(application_id)) is None:
+            return self.not_held()
+        return render(request, "oauth2_provider/authorized-app-revoke.html", {"application": held[0]})
+
+    def post(self, request, application_id):
+        if (held := self.held(application_id)) is None:
+            return self.not_held()
+        application, tokens, refresh_tokens = held
+        with transaction.atomic():
+            for token in tokens.select_for_update():
+                revoke_access_token(token)  # its refresh token too
+            for refresh_token in refresh_tokens.select_for_update():
+                refresh_token.revoke()
+            Grant.objects.filter(user=request.user, application=application).delete()
+        return redirect("oauth2_provider:authorized-token-list")
+
+
+class JwksInfoView(dot_views.JwksInfoView):
+    """DOT's JWKS, from the keys on disk at this moment (oauth/signing_keys.py): the one that signs
+    and the previous ones not yet retired. DOT's reads the keys the process started with."""
+
+    def get(self, request, *args, **kwargs):
+        keys = [{"alg": "RS256", "use": "sig", "kid": key.thumbprint(), **json.loads(key.export_public())}
+                for key in signing_keys.current().published()]
+        response = JsonResponse({"keys": keys})
+        response["Access-Control-Allow-Origin"] = "*"
+        max_age = oauth2_settings.OIDC_JWKS_MAX_AGE_SECONDS
+        response["Cache-Control"] = f"public, max-age={max_age}, stale-while-revalidate={max_age}, stale-if-error={max_age}"
+        return response
 
 
 class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
@@ -214,22 +302,12 @@ APPLICATION_FIELDS = (
     "redirect_uris",
     "post_logout_redirect_uris",
     "algorithm",
+    "allowed_scopes",
 )
 
 
-class OfferedChoicesForm(ApplicationForm):
-    """Offers only what the server does: code or client credentials, RS256 ID tokens."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        grant = self.fields["authorization_grant_type"]
-        grant.choices = [(k, v) for k, v in grant.choices if k in Application.OFFERED_GRANT_TYPES]
-        algorithm = self.fields["algorithm"]
-        algorithm.choices = [(k, v) for k, v in algorithm.choices if k != Application.HS256_ALGORITHM]
-
-
 def application_form():
-    return modelform_factory(Application, form=OfferedChoicesForm, fields=APPLICATION_FIELDS)
+    return modelform_factory(Application, form=ApplicationForm, fields=APPLICATION_FIELDS)
 
 
 class ManagesApplications(PermissionRequiredMixin):
@@ -263,7 +341,10 @@ class ApplicationDelete(ManagesApplications, dot_views.ApplicationDelete):
 
 
 def secret_page(request, template, context):
-    """The page that shows a new client secret: the only time it is ever shown, so never cached."""
+    """The page that shows a new client secret: the only time it is ever shown, so never cached.
+    With it, what a developer configures their client with (the "next steps")."""
+    issuer = oauth2_settings.OIDC_ISS_ENDPOINT
+    context = {**context, "issuer": issuer, "discovery_url": f"{issuer}/.well-known/openid-configuration"}
     response = render(request, template, context)
     add_never_cache_headers(response)
     return response

@@ -7,7 +7,7 @@ coming back) are recorded as the demo saw them, so the timeline reads as the who
 
 import json
 from datetime import datetime, timezone
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote_plus, urlsplit, urlunsplit
 
 import requests
 
@@ -33,11 +33,16 @@ def _mask_value(name: str, value):
 
 
 def mask_url(url: str) -> str:
+    """The URL as the timeline shows it (text, never a link): masked values are written as they are,
+    since percent-encoding would turn their "…" into %E2%80%A6; every other value keeps its encoding."""
     parts = urlsplit(url)
     if not parts.query:
         return url
-    query = urlencode([(k, _mask_value(k, v)) for k, v in parse_qsl(parts.query, keep_blank_values=True)], safe="…•")
-    return urlunsplit(parts._replace(query=query))
+    pairs = []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        masked = _mask_value(name, value)
+        pairs.append(f"{quote_plus(name)}={masked if masked != value else quote_plus(value)}")
+    return urlunsplit(parts._replace(query="&".join(pairs)))
 
 
 def mask_headers(headers) -> list[tuple[str, str]]:

@@ -126,9 +126,17 @@ def callback(request):
     session, query = request.session, request.GET
     url = request.build_absolute_uri()
     client = client_for(request)
-    client.timeline.browser("Redirect back to the demo: the callback", "GET", url)
     pending, completed = session.get("pending"), session.get("completed")
     state = query.get("state", "")
+    if pending and same(state, pending["state"]):
+        # What happened at the auth server between the authorization request and this redirect: the
+        # demo sees none of it, but the callback's answer tells which way the consent went.
+        client.timeline.browser("At the auth server: you sign in (skipped if you were signed in there already)",
+                                "POST", f"{settings.PUBLIC_URL}/accounts/login/")
+        answer = "you allow access" if query.get("code") else "you deny access, or the request is refused"
+        client.timeline.browser(f"At the auth server: the consent page, {answer}", "POST",
+                                f"{settings.PUBLIC_URL}/o/authorize/")
+    client.timeline.browser("Redirect back to the demo: the callback", "GET", url)
 
     if completed and state and same(state, completed["state"]) and same(query.get("code", ""), completed["code"]):
         replay_code(request, client, completed, url)
@@ -303,6 +311,8 @@ def tokens_action(request, action: str):
         verdict = reuse_old_refresh_token(request, client, tokens)
     elif action == "revoke":
         verdict = revoke(client, tokens)
+    elif action == "revoke-refresh":
+        verdict = revoke_refresh_token(client, tokens)
     elif action == "call":
         response = client.call_api("Posts API: call with the current access token", "GET", "/api/posts/",
                                    tokens["access_token"])
@@ -375,10 +385,31 @@ def revoke(client: Client, tokens: dict) -> explain.Verdict:
     tokens["revoked"] = True
     # Showing reuse protection needs a live family: after a revocation its outcome would prove nothing.
     tokens.pop("previous_refresh_token", None)
-    return explain.Verdict("ok", "Access token revoked", [
+    return explain.Verdict("ok", "Access token revoked, and its refresh token with it", [
         "The auth server answered 200 (it always does, so that nobody can probe which tokens exist) and "
         "marked the token revoked. It also told the posts API, which forgets its cached answer for it.",
         "The token has not expired, yet from now on the API refuses it. Call the API below to see the 401.",
+        "The refresh token issued with it is revoked too: RFC 7009 lets a server choose, and this one "
+        "does, so an app that was cut off can't quietly get new tokens. Refresh below to see invalid_grant.",
+    ])
+
+
+def revoke_refresh_token(client: Client, tokens: dict) -> explain.Verdict:
+    """RFC 7009 with token_type_hint=refresh_token: what an app does when the user disconnects it."""
+    if not tokens.get("refresh_token"):
+        raise Problem(409, "No refresh token", "This sign-in got no refresh token to revoke.",
+                      next_step=("/tokens/", "Back to step 6"))
+    response = client.revoke(tokens["refresh_token"], hint="refresh_token")
+    if response.status_code != 200:
+        return explain.Verdict("bad", f"The auth server answered {response.status_code}",
+                               ["The refresh token was not revoked; see the answer below."])
+    tokens["revoked"] = True
+    tokens.pop("previous_refresh_token", None)
+    return explain.Verdict("ok", "Refresh token revoked, and the access token with it", [
+        "The auth server answered 200 and ended the whole grant: the refresh token can't be exchanged any "
+        "more, and the access token issued with it stopped working at once (the API was told).",
+        "This is what an app sends when you disconnect it or sign out of it: the long-lived token is the one "
+        "that matters. Refresh or call the API below to see both refused.",
     ])
 
 

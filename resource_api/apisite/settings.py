@@ -18,6 +18,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
+    # Its Swagger UI files, served from STATIC_ROOT like ours (/api/docs, posts/docs.py).
+    "ninja",
     "posts",
 ]
 MIDDLEWARE = [
@@ -29,7 +31,8 @@ MIDDLEWARE = [
 ]
 ROOT_URLCONF = "apisite.urls"
 WSGI_APPLICATION = "apisite.wsgi.application"
-TEMPLATES = []
+# Only the pages of the API docs (posts/templates/); everything else answers JSON.
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
 
 # Django's PostgreSQL backend with a cheaper connection health check (apisite/postgresql/base.py).
 DATABASES = {"default": env.db("DATABASE_URL", engine="apisite.postgresql")}
@@ -65,6 +68,9 @@ REVOCATION_FRESHNESS = env.float("REVOCATION_FRESHNESS", default=1.0)
 # Seconds a client is told to wait (Retry-After) when a dependency is down.
 RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 POSTS_PAGE_SIZE = env.int("POSTS_PAGE_SIZE", default=20)
+# The public client Swagger UI at /api/docs signs readers in with (seeded by the auth server's seed_demo).
+API_DOCS_CLIENT_ID = env("API_DOCS_CLIENT_ID", default="posts-api-docs")
+
 USE_TZ = True
 TIME_ZONE = "UTC"
 STATIC_URL = "/static/resource_api/"

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from posts import health
+from posts import docs, health
 from posts.api import api, not_found, server_error
 
 urlpatterns = [
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path(docs.REDIRECT_PATH.lstrip("/"), docs.oauth2_redirect),
     path("api/", api.urls),
 ]
 

@@ -15,6 +15,7 @@ from ninja.schema import DjangoGetter
 from pydantic import AfterValidator, StringConstraints, model_validator
 
 from posts.auth import ANONYMOUS, OAuth2, BearerError
+from posts.docs import SwaggerWithOAuth
 from posts.introspection import AuthServerUnavailable
 from posts.models import Post
 
@@ -132,11 +133,25 @@ class PostsAPI(NinjaAPI):
         return ScopedOpenAPISchema(self, path_prefix)
 
 
+DESCRIPTION = f"""Posts of the OAuth 2.0 reference deployment. Every operation takes a bearer token
+(`Authorization: Bearer …`) from the auth server at `{settings.PUBLIC_URL}/o/`
+([discovery]({settings.PUBLIC_URL}/o/.well-known/openid-configuration)); the scope each one needs is
+listed with it.
+
+**Try it here**: press *Authorize*, then either
+- **authorizationCode** (with PKCE): the client id of these docs is filled in; tick the scopes
+  (`read`, `write`, `profile`), sign in and consent, as any user of an application would;
+- **clientCredentials**: the id and secret of a confidential client registered for that grant
+  (at `/o/applications/` or in the admin); its tokens have no user, so they can read but not write.
+
+Tokens stay in this page's memory and expire after a few minutes; *Logout* forgets them."""
+
 api = PostsAPI(
     title="Posts API",
     version="1.0.0",
-    description="Posts of the OAuth 2.0 reference deployment. Bearer tokens from the auth server at /o/.",
-    docs_url=None,
+    description=DESCRIPTION,
+    docs_url="/docs",
+    docs=SwaggerWithOAuth(),
     servers=[{"url": settings.PUBLIC_URL}],
 )
 
@@ -222,7 +237,8 @@ def _editable(request, post_id: int) -> Post:
 
 @api.get("/", include_in_schema=False)
 def index(request):
-    return {"name": api.title, "openapi": f"{settings.PUBLIC_URL}/api/openapi.json"}
+    return {"name": api.title, "openapi": f"{settings.PUBLIC_URL}/api/openapi.json",
+            "docs": f"{settings.PUBLIC_URL}/api/docs"}
 
 
 @api.get("/posts/", response={200: PostPage, **AUTH_ERRORS}, auth=OAuth2("read"), tags=["posts"],

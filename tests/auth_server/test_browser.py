@@ -1,5 +1,7 @@
 """The sign-in and consent pages in a real browser (Debian's chromium), under nginx's CSP and headers."""
 
+import re
+import secrets
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
@@ -98,3 +100,71 @@ def test_sign_in_for_a_client_on_another_origin_that_skips_consent(stack, page, 
     page.wait_for_url(lambda url: url.startswith(client.redirect_uri))
     assert parse_qs(urlparse(page.url).query)["state"] == [request.state]
     assert page.problems == []
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two computed CSS colours ("rgb(r, g, b)" or "rgba(...)")."""
+    def luminance(colour: str) -> float:
+        r, g, b = (int(float(c)) / 255 for c in re.findall(r"[\d.]+", colour)[:3])
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+# The colour of an element's text and of the first non-transparent background behind it.
+COLOURS = """el => {
+  let back = el;
+  while (back && ["transparent", "rgba(0, 0, 0, 0)"].includes(getComputedStyle(back).backgroundColor)) {
+    back = back.parentElement;
+  }
+  return [getComputedStyle(el).color, back ? getComputedStyle(back).backgroundColor : "rgb(255, 255, 255)"];
+}"""
+
+
+def test_contrast_ratio_is_computed_as_wcag_says():
+    assert round(contrast_ratio("rgb(0, 0, 0)", "rgb(255, 255, 255)"), 2) == 21.0
+    assert round(contrast_ratio("rgb(47, 91, 211)", "rgb(29, 36, 51)"), 2) == 2.63  # the header's old title link
+
+
+@pytest.mark.e2e
+def test_admin_header_passes_wcag_aa_contrast(stack, page):
+    page.goto(f"{stack.url}/admin/")
+    page.fill("#id_username", stack.env["ADMIN_USERNAME"])
+    page.fill("#id_password", stack.env["ADMIN_PASSWORD"])
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{stack.url}/admin/")
+    for selector in ("#site-name a", "#user-tools", "#user-tools strong", "#user-tools a", "#logout-form button",
+                     ".module caption a", "#content h1"):
+        foreground, background = page.eval_on_selector(selector, COLOURS)
+        ratio = contrast_ratio(foreground, background)
+        assert ratio >= 4.5, f"{selector}: {foreground} on {background} is {ratio:.2f}:1, WCAG AA needs 4.5:1"
+    assert page.problems == []
+
+
+@pytest.mark.e2e
+def test_secret_page_copy_buttons_work_under_the_csp(stack, browser):
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and problems.append(m.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    try:
+        page.goto(f"{stack.url}/accounts/login/?next=/o/applications/register/")
+        page.fill("#id_username", stack.env["ADMIN_USERNAME"])
+        page.fill("#id_password", stack.env["ADMIN_PASSWORD"])
+        page.click("button[type=submit]")
+        page.wait_for_url("**/o/applications/register/")
+        page.fill("#id_name", f"Copy test {secrets.token_hex(3)}")
+        page.fill("#id_redirect_uris", "https://app.example/cb")
+        page.click("button[type=submit]")
+        page.wait_for_selector(".next-steps")
+        secret = page.locator("code.secret").inner_text()
+        button = page.locator("code.secret + button[data-copy]")
+        button.click()
+        assert button.inner_text() == "Copied"
+        assert page.evaluate("navigator.clipboard.readText()") == secret
+        assert problems == []
+    finally:
+        context.close()

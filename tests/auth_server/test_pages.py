@@ -37,6 +37,8 @@ def test_user_pages(stack, demo, developer_session, issue, auth_orm):
     from oauth2_provider.models import get_access_token_model
     pk = get_access_token_model().objects.filter(user=user).first().pk
     assert_clean_page(session.get(f"{stack.url}/o/authorized_tokens/{pk}/delete/"))
+    app = get_access_token_model().objects.get(pk=pk).application_id
+    assert_clean_page(session.get(f"{stack.url}/o/authorized_tokens/app/{app}/revoke/"))
     logout = session.get(f"{stack.url}/o/logout/?{urlencode({'id_token_hint': tokens['id_token']})}")
     assert_clean_page(logout)
 

@@ -60,10 +60,10 @@ def test_rp_initiated_logout_publishes(stack, demo, user_session, issue, revocat
 def test_user_revoking_on_authorized_tokens_page_publishes(stack, auth_orm, user_session, issue, revocation_events):
     _, session = user_session
     tokens = issue(session)
-    pk = access_token_row(auth_orm, tokens["access_token"]).pk
+    app = access_token_row(auth_orm, tokens["access_token"]).application_id
     listing = session.get(f"{stack.url}/o/authorized_tokens/")
-    assert f"/o/authorized_tokens/{pk}/delete/" in listing.text
-    page = session.get(f"{stack.url}/o/authorized_tokens/{pk}/delete/")
+    assert f"/o/authorized_tokens/app/{app}/revoke/" in listing.text
+    page = session.get(f"{stack.url}/o/authorized_tokens/app/{app}/revoke/")
     done = flows.submit_form(session, page, {}, allow_redirects=False)
     assert done.status_code == 303
     revocation_events.expect(tokens["access_token"])

@@ -1,6 +1,8 @@
 """The demo's pages over HTTP through nginx: each step, and what a visitor can cause along the way."""
 
+import re
 import secrets
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -52,9 +54,15 @@ def test_callback_exchanges_the_code_and_verifies_the_id_token(visitor, stack):
     assert "✓ The signature: RS256" in text
     assert f"iss {stack.url}/o" in text and f"aud {stack.env['DEMO_CLIENT_ID']}" in text
     timeline = visitor.get("/timeline/")
-    for label in ("Authorization request", "Redirect back to the demo", "Token request: authorization code",
-                  "JWKS"):
-        assert label in timeline.text
+    labels = ("Authorization request", "At the auth server: you sign in", "At the auth server: the consent page, "
+              "you allow access", "Redirect back to the demo", "Token request: authorization code", "JWKS")
+    positions = [timeline.text.find(label) for label in labels]
+    assert -1 not in positions and positions == sorted(positions), list(zip(labels, positions))
+    # Shortened values read as they are shown elsewhere ("2XAmlLPo…K8nU"), not percent-encoded.
+    assert "%E2%80%A6" not in timeline.text and "%E2%80%A2" not in timeline.text
+    callback = re.search(r'<span class="url">([^<]*/callback/\?[^<]*)</span>', timeline.text).group(1)
+    code = query(unescape(callback))["code"]
+    assert "…" in code and len(code) == 13
     for shown in (page, timeline):
         assert stack.env["DEMO_CLIENT_SECRET"] not in shown.text
 
@@ -151,10 +159,25 @@ def test_refresh_rotates_and_the_spent_refresh_token_revokes_its_family(visitor)
 def test_revoked_access_token_is_refused_by_the_api(visitor):
     visitor.signed_in()
     assert "The API answered 200" in text_of(visitor.post("/tokens/call/"))
-    assert "Access token revoked" in text_of(visitor.post("/tokens/revoke/"))
+    assert "Access token revoked, and its refresh token with it" in text_of(visitor.post("/tokens/revoke/"))
     called = text_of(visitor.post("/tokens/call/"))
     assert "401 Unauthorized" in called and 'error="invalid_token"' in called
     assert "You revoked this access token" in called
+    # As the page says: the refresh token went with it.
+    assert "The auth server refused the refresh token: invalid_grant" in text_of(visitor.post("/tokens/refresh/"))
+
+
+@pytest.mark.e2e
+def test_revoking_the_refresh_token_ends_the_access_token_too(visitor):
+    visitor.signed_in()
+    page = text_of(visitor.get("/tokens/"))
+    assert "Its refresh token goes with it" in page and "Revoke the refresh token" in page
+    revoked = text_of(visitor.post("/tokens/revoke-refresh/"))
+    assert "Refresh token revoked, and the access token with it" in revoked
+    assert "token_type_hint=refresh_token" in revoked
+    assert "401 Unauthorized" in text_of(visitor.post("/tokens/call/"))
+    assert "The auth server refused the refresh token: invalid_grant" in text_of(visitor.post("/tokens/refresh/"))
+    assert visitor.post("/tokens/no-such-action/").status_code == 404
 
 
 @pytest.mark.e2e

@@ -5,6 +5,7 @@ Idempotent: run on every start. Secrets come from the git-ignored .env; only the
 
 import os
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
 from django.core.management.base import BaseCommand, CommandError
@@ -79,4 +80,16 @@ class Command(BaseCommand):
             authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
             redirect_uris="", allowed_scopes="read write",
         )
+        # Swagger UI at /api/docs (resource_api/posts/docs.py): a public client, so a reader signs
+        # in with PKCE and no secret; its id is fixed, since it is no secret and the API names it.
+        docs, _ = Application.objects.get_or_create(client_id=env.get("API_DOCS_CLIENT_ID", "posts-api-docs"))
+        docs.name = "Posts API docs"
+        docs.user = None
+        docs.client_type = Application.CLIENT_PUBLIC
+        docs.authorization_grant_type = Application.GRANT_AUTHORIZATION_CODE
+        docs.redirect_uris = f"{settings.PUBLIC_URL}/api/docs/oauth2-redirect"
+        docs.algorithm = Application.RS256_ALGORITHM
+        docs.allowed_scopes = "read write profile"
+        docs.skip_authorization = False
+        docs.save()
         self.stdout.write("demo data seeded")
