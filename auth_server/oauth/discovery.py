@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 from oauth2_provider.settings import oauth2_settings
 
-from oauth.server import GRANT_TYPES
+from oauth.server import GRANT_TYPES, RESPONSE_TYPES
 
 # Client authentication each endpoint takes (RFC 8414 §2). "none": public clients (the device
 # client) send only their client_id. Introspection is for resource servers, HTTP Basic only
@@ -41,7 +41,7 @@ def metadata() -> dict:
         "end_session_endpoint": url("rp-initiated-logout"),
         "jwks_uri": url("jwks-info"),
         "scopes_supported": scopes.get_available_scopes(),
-        "response_types_supported": oauth2_settings.OIDC_RESPONSE_TYPES_SUPPORTED,
+        "response_types_supported": list(RESPONSE_TYPES),
         "response_modes_supported": ["query"],
         "grant_types_supported": list(GRANT_TYPES),
         "code_challenge_methods_supported": ["S256"],

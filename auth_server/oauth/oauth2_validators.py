@@ -14,6 +14,7 @@ from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 from oauth import known_clients
 from oauth.audit import audit
 from oauth.revocation import revocation_reason
+from oauth.server import RESPONSE_TYPES
 
 RefreshToken = get_refresh_token_model()
 DeviceGrant = get_device_grant_model()
@@ -124,6 +125,14 @@ class OAuth2Validator(BaseValidator):
             }
             return False
         return super().validate_bearer_token(token, scopes, request)
+
+    # ---- the authorization endpoint --------------------------------------------------------------
+    def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
+        # oauthlib's code grant takes every response type that contains "code" (hybrid ones too) and
+        # asks here: those are as unknown to this server as implicit ones (oauth/server.py).
+        if response_type not in RESPONSE_TYPES:
+            raise errors.UnsupportedResponseTypeError(request=request)
+        return super().validate_response_type(client_id, response_type, client, request, *args, **kwargs)
 
     # ---- authorization codes ---------------------------------------------------------------------
     def get_code_challenge(self, code, request):

@@ -1,4 +1,4 @@
-"""oauthlib's servers, cut down to the grants this deployment offers.
+"""oauthlib's servers, cut down to the grants and response types this deployment offers.
 
 DOT rejects the password and implicit grants only after oauthlib has started on them (the password
 grant checks the user's password before it checks the client may use it, a password oracle).
@@ -12,8 +12,10 @@ from oauthlib.oauth2.rfc8628.endpoints import DeviceAuthorizationEndpoint
 from oauthlib.openid import Server as OpenIDServer
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-# The token endpoint's grants, as discovery names them (oauth/discovery.py).
+# The token endpoint's grants and the authorization endpoint's response types, as discovery names
+# them (oauth/discovery.py).
 GRANT_TYPES = ("authorization_code", "client_credentials", "refresh_token", DEVICE_CODE_GRANT)
+RESPONSE_TYPES = ("code",)
 
 # RFC 8628 §6.1: a user code is typed by people, often from a TV screen. 20 consonants (no vowels,
 # so no words; no 0/O, 1/I look-alikes), 8 of them: 20^8 ≈ 2^34.6 codes, against at most
@@ -40,6 +42,7 @@ class Server(OpenIDServer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._grant_types = {name: self._grant_types[name] for name in GRANT_TYPES}
+        self._response_types = {name: self._response_types[name] for name in RESPONSE_TYPES}
 
 
 class DeviceServer(DeviceAuthorizationEndpoint):
