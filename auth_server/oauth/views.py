@@ -115,7 +115,8 @@ class AuthorizationView(dot_views.AuthorizationView):
 
 
 class TokenView(dot_views.TokenView):
-    """DOT's token endpoint without its device-flow shortcut: that grant isn't offered (oauth/server.py).
+    """DOT's token endpoint without its device-flow shortcut, which answered an unknown device code with
+    404 and never said slow_down: oauthlib's device grant asks the validator (validate_device_code).
 
     DOT reads every token it issues back from the database only to send `app_authorized`; with no
     receiver of that signal the answer goes out without that query. A client-credentials request

@@ -166,14 +166,14 @@ def test_another_device_client_gets_invalid_grant(stack, device, auth_orm):
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("data, error", [
-    ({}, "invalid_request"),
+    ({"scope": "read"}, "invalid_request"),
     ({"client_id": "no-such-client"}, "invalid_client"),
-    ({"scope": "introspection"}, "invalid_scope"),
-    ({"scope": "openid"}, "invalid_scope"),
-    ({"scope": "admin"}, "invalid_scope"),
+    ({"client_id": "{device}", "scope": "introspection"}, "invalid_scope"),
+    ({"client_id": "{device}", "scope": "openid"}, "invalid_scope"),
+    ({"client_id": "{device}", "scope": "admin"}, "invalid_scope"),
 ], ids=["no client_id", "unknown client", "restricted scope", "openid", "unknown scope"])
 def test_device_authorization_errors(stack, device, data, error):
-    data = {"client_id": device} | data if data.get("client_id") != "no-such-client" and data else data
+    data = {name: value.format(device=device) for name, value in data.items()}
     answer = requests.post(f"{stack.url}/o/device-authorization/", data=data)
     assert answer.status_code in (400, 401) and answer.json()["error"] == error, answer.text
 
