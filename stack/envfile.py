@@ -59,6 +59,8 @@ def generated_values(public_port: int = DEFAULT_PUBLIC_PORT) -> dict[str, str]:
         "API_CLIENT_SECRET": _client_secret(),
         "LOADTEST_CLIENT_ID": _client_id(),
         "LOADTEST_CLIENT_SECRET": _client_secret(),
+        # A public client (no secret): the consumer demo's device chapter.
+        "DEVICE_CLIENT_ID": _client_id(),
     }
 
 

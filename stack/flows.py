@@ -152,3 +152,31 @@ def demo_client(stack) -> Client:
 
 def loadtest_client(stack) -> Client:
     return Client(stack.env["LOADTEST_CLIENT_ID"], stack.env["LOADTEST_CLIENT_SECRET"])
+
+
+# ---- device authorization grant (RFC 8628) ------------------------------------------------------
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def device_client(stack) -> Client:
+    return Client(stack.env["DEVICE_CLIENT_ID"], None)
+
+
+def device_authorization(base_url: str, client_id: str, scope: str | None = "read") -> requests.Response:
+    data = {"client_id": client_id} | ({"scope": scope} if scope else {})
+    return requests.post(f"{base_url}/o/device-authorization/", data=data)
+
+
+def poll(base_url: str, client_id: str, device_code: str, **kwargs) -> requests.Response:
+    return requests.post(f"{base_url}/o/token/", data={
+        "grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": client_id}, **kwargs)
+
+
+def enter_user_code(session: requests.Session, base_url: str, user_code: str) -> requests.Response:
+    """Type the code on the verification page; returns the confirmation page (or the refusal)."""
+    page = session.get(f"{base_url}/o/device/")
+    return submit_form(session, page, {"user_code": user_code})
+
+
+def answer_device(session: requests.Session, confirmation: requests.Response, allow: bool = True) -> requests.Response:
+    return submit_form(session, confirmation, {}, submit="allow" if allow else "deny")

@@ -182,7 +182,7 @@ class LocalStack:
                 "DATABASE_URL": self.database_url("auth"),
                 "REDIS_URL": self.redis_url("auth_server"),
                 "OIDC_KEY_FILE": str(self.state / "oidc" / "private.pem"),
-                **{k: e[k] for k in e if k.startswith(("DEMO_", "API_CLIENT_", "LOADTEST_", "ADMIN_", "LOGIN_"))},
+                **{k: e[k] for k in e if k.startswith(("DEMO_", "API_CLIENT_", "LOADTEST_", "DEVICE_", "ADMIN_", "LOGIN_"))},
             },
             "resource_api": {
                 "SECRET_KEY": e["API_SECRET_KEY"],
@@ -201,6 +201,7 @@ class LocalStack:
                 "OAUTH_CLIENT_ID": e["DEMO_CLIENT_ID"],
                 "OAUTH_CLIENT_SECRET": e["DEMO_CLIENT_SECRET"],
                 "OAUTH_REDIRECT_URI": e["DEMO_REDIRECT_URI"],
+                "DEVICE_CLIENT_ID": e["DEVICE_CLIENT_ID"],
             },
         }[service]
         return {**common, **specific, **self.overrides, **self.service_overrides.get(service, {})}

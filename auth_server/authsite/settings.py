@@ -153,6 +153,13 @@ OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth.RefreshToken"
 OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth.IDToken"
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth.Grant"
 
+# Device authorization grant (oauth/device.py). A user code is valid this long; a signed-in user,
+# or an address, that enters this many wrong codes within the window is refused until it ends.
+DEVICE_CODE_EXPIRE_SECONDS = env.int("DEVICE_CODE_EXPIRE_SECONDS", default=600)
+DEVICE_CODE_FAILURE_LIMIT = env.int("DEVICE_CODE_FAILURE_LIMIT", default=5)
+DEVICE_CODE_FAILURE_ADDRESS_LIMIT = env.int("DEVICE_CODE_FAILURE_ADDRESS_LIMIT", default=20)
+DEVICE_CODE_FAILURE_WINDOW_SECONDS = env.int("DEVICE_CODE_FAILURE_WINDOW_SECONDS", default=900)
+
 # Scopes granted only to clients whose allowed_scopes list them.
 RESTRICTED_SCOPES = {"introspection"}
 
@@ -200,9 +207,17 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_GENERATOR": "oauth.hot_path.random_token",
     # Repeated parameters are refused (oauth/backends.py).
     "OAUTH2_BACKEND_CLASS": "oauth.backends.OAuthLibCore",
-    # Only the code, client-credentials and refresh grants exist at all (oauth/server.py).
+    # Only the code, client-credentials, refresh and device grants exist at all (oauth/server.py).
     "OAUTH2_SERVER_CLASS": "oauth.server.Server",
-    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
+    # Device authorization grant (RFC 8628, oauth/device.py): user codes are entered at
+    # PUBLIC_URL/o/device/; a device polls at most every DEVICE_FLOW_INTERVAL seconds (each poll
+    # that comes too early adds 5 s: `slow_down`).
+    "OAUTH_DEVICE_VERIFICATION_URI": f"{PUBLIC_URL}/o/device/",
+    "OAUTH_DEVICE_VERIFICATION_URI_COMPLETE": f"{PUBLIC_URL}/o/device/?user_code={{user_code}}",
+    "DEVICE_FLOW_INTERVAL": env.int("DEVICE_FLOW_INTERVAL", default=5),
+    # DOT's pre-token hook reads the device grant without checking it exists (a 500 for an unknown
+    # device_code); the validator's validate_device_code does that work instead.
+    "OAUTH_PRE_TOKEN_VALIDATION": [],
     # Every consent is asked for (DOT's default); the demo client has skip_authorization off too.
     "REQUEST_APPROVAL_PROMPT": "force",
     "OIDC_ENABLED": True,

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from oauth2_provider import urls as dot_urls
 
-from oauth import health, views
+from oauth import device, discovery, health, views
 
 # This deployment's versions of some of DOT's views, under DOT's own names (so `{% url %}` and
 # DOT's redirects keep working); they are listed before DOT's urls, which fill in the rest.
@@ -21,13 +21,20 @@ oauth_overrides = [
     path("applications/<slug:pk>/delete/", views.ApplicationDelete.as_view(), name="delete"),
     path("applications/<slug:pk>/update/", views.ApplicationUpdate.as_view(), name="update"),
     path("applications/<slug:pk>/reset-secret/", views.ApplicationSecretReset.as_view(), name="reset-secret"),
+    # One metadata document for both discovery URLs (nginx maps RFC 8414's to the first).
+    path(".well-known/oauth-authorization-server", discovery.metadata_view, name="oauth-server-metadata"),
+    path(".well-known/openid-configuration", discovery.metadata_view, name="oidc-connect-discovery-info"),
+    path("device-authorization/", device.DeviceAuthorizationView.as_view(), name="device-authorization"),
+    path("device/", device.DeviceView.as_view(), name="device"),
 ]
-# DOT's routes minus the device flow and dynamic client registration, which this deployment doesn't offer.
+# DOT's routes minus its device pages (the user code travels in their paths; oauth/device.py has one
+# page instead), its metadata for other issuers (there is one issuer) and dynamic client
+# registration, which this deployment doesn't offer.
 dot_routes = [
     route
     for route in dot_urls.metadata_urlpatterns + dot_urls.base_urlpatterns
     + dot_urls.management_urlpatterns + dot_urls.oidc_urlpatterns
-    if not route.name.startswith("device")
+    if not route.name.startswith("device") and route.name != "oauth-server-metadata-issuer"
 ]
 
 urlpatterns = [

@@ -16,7 +16,7 @@ from django.shortcuts import render
 logger = logging.getLogger(__name__)
 
 # Endpoints that speak JSON to clients (RFC 6749 §5.2 errors); people get pages everywhere else.
-JSON_ENDPOINTS = frozenset(("/o/token", "/o/revoke_token", "/o/introspect", "/o/userinfo"))
+JSON_ENDPOINTS = frozenset(("/o/token", "/o/revoke_token", "/o/introspect", "/o/userinfo", "/o/device-authorization"))
 # Seconds a client is told to wait (Retry-After) when Postgres or Redis is down.
 RETRY_AFTER_SECONDS = 5
 

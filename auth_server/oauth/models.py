@@ -73,7 +73,11 @@ class Application(AbstractApplication):
     # restricted (settings.RESTRICTED_SCOPES, e.g. `introspection`, must be listed explicitly).
     allowed_scopes = models.CharField(max_length=255, blank=True, default="")
 
-    OFFERED_GRANT_TYPES = (AbstractApplication.GRANT_AUTHORIZATION_CODE, AbstractApplication.GRANT_CLIENT_CREDENTIALS)
+    OFFERED_GRANT_TYPES = (
+        AbstractApplication.GRANT_AUTHORIZATION_CODE,
+        AbstractApplication.GRANT_CLIENT_CREDENTIALS,
+        AbstractApplication.GRANT_DEVICE_CODE,
+    )
 
     objects = hot_path.ApplicationManager()
 
@@ -111,6 +115,12 @@ class Application(AbstractApplication):
             errors.setdefault("client_type", []).append(
                 "Client credentials need a confidential application: a public one has no secret to prove itself."
             )
+        if self.authorization_grant_type == self.GRANT_DEVICE_CODE and self.client_type != self.CLIENT_PUBLIC:
+            # A device can't keep a secret (RFC 8628 §3.1); the device endpoint serves public clients.
+            errors.setdefault("client_type", []).append("A device client is public.")
+        if self.algorithm == self.HS256_ALGORITHM:
+            # ID tokens are signed with the server's RSA key only (discovery says RS256).
+            errors.setdefault("algorithm", []).append("ID tokens are signed with RS256 only.")
         if self.client_type == self.CLIENT_CONFIDENTIAL:
             if not self.hash_client_secret:
                 errors.setdefault("hash_client_secret", []).append("A confidential client's secret is stored hashed.")

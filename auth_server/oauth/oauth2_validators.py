@@ -1,17 +1,25 @@
 import base64
 import binascii
 import hashlib
+from datetime import timedelta
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
-from oauth2_provider.models import get_refresh_token_model
+from django.db.models import F
+from django.utils import timezone
+from oauth2_provider.models import get_device_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as BaseValidator
 from oauthlib.oauth2.rfc6749 import errors
+from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from oauth import hot_path, signing_keys
 from oauth.audit import audit
 from oauth.revocation import revocation_reason
+from oauth.server import RESPONSE_TYPES
 
 RefreshToken = get_refresh_token_model()
+DeviceGrant = get_device_grant_model()
+# RFC 8628 §3.5: each poll that comes too early adds this to the device's interval.
+SLOW_DOWN_SECONDS = 5
 
 
 def sha256(value: str) -> str:
@@ -97,6 +105,14 @@ class OAuth2Validator(hot_path.RememberedClients, BaseValidator):
             return False
         return super().validate_bearer_token(token, scopes, request)
 
+    # ---- the authorization endpoint --------------------------------------------------------------
+    def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
+        # oauthlib's code grant takes every response type that contains "code" (hybrid ones too) and
+        # asks here: those are as unknown to this server as implicit ones (oauth/server.py).
+        if response_type not in RESPONSE_TYPES:
+            raise errors.UnsupportedResponseTypeError(request=request)
+        return super().validate_response_type(client_id, response_type, client, request, *args, **kwargs)
+
     # ---- authorization codes ---------------------------------------------------------------------
     def get_code_challenge(self, code, request):
         challenge = super().get_code_challenge(code, request)
@@ -136,6 +152,37 @@ class OAuth2Validator(hot_path.RememberedClients, BaseValidator):
         with revocation_reason("authorization_code_replay"):
             for family in set(families):
                 RefreshToken.revoke_family(family)
+
+    # ---- device authorization grant (RFC 8628 §3.4, §3.5) ------------------------------------------
+    def validate_device_code(self, client_id, code, request, *args, **kwargs):
+        """Where the device's request stands; oauthlib turns each answer into the RFC's error.
+
+        None (invalid_grant): an unknown code, another client's, or one already exchanged. A pending
+        request polled sooner than its interval after the previous poll is `slow_down`, and the
+        interval grows. An approved one is taken by the first poll (deleted): a code is exchanged once.
+        """
+        grant = DeviceGrant.objects.filter(device_code=code).select_related("user").first()
+        if grant is None or grant.client_id != request.client.client_id:
+            return None
+        if grant.is_expired():
+            return DeviceCodeGrant.DEVICE_CODE_EXPIRED
+        if grant.status == grant.DENIED:
+            return DeviceCodeGrant.DEVICE_CODE_DENIED
+        if grant.status == grant.AUTHORIZED:
+            if not (grant.user and grant.user.is_active):
+                return None
+            # Of two polls racing for one approval, only the one that deletes it gets tokens.
+            if not DeviceGrant.objects.filter(pk=grant.pk, status=grant.AUTHORIZED).delete()[0]:
+                return None
+            request.user = grant.user
+            request.scopes = grant.scope.split()
+            return DeviceCodeGrant.DEVICE_CODE_AUTHORIZED
+        now = timezone.now()
+        pending = DeviceGrant.objects.filter(pk=grant.pk)
+        if pending.filter(last_checked__lte=now - timedelta(seconds=grant.interval)).update(last_checked=now):
+            return DeviceCodeGrant.DEVICE_CODE_PENDING
+        pending.update(last_checked=now, interval=F("interval") + SLOW_DOWN_SECONDS)
+        return DeviceCodeGrant.DEVICE_CODE_SLOW_DOWN
 
     # ---- refresh tokens --------------------------------------------------------------------------
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):

@@ -132,8 +132,9 @@ class AuthorizationView(dot_views.AuthorizationView):
 
 
 class TokenView(hot_path.TokenView, dot_views.TokenView):
-    """DOT's token endpoint, on the hot path's shortcuts (oauth/hot_path.py), without DOT's
-    device-flow shortcut: that grant isn't offered (oauth/server.py)."""
+    """DOT's token endpoint, on the hot path's shortcuts (oauth/hot_path.py), without DOT's device-flow
+    shortcut, which answered an unknown device code with 404 and never said slow_down: oauthlib's
+    device grant asks the validator (validate_device_code)."""
 
 
 @method_decorator(csrf_exempt, name="dispatch")

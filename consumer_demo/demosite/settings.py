@@ -1,7 +1,7 @@
 """Settings of the consumer demo, all read from the environment.
 
 Required: SECRET_KEY, REDIS_URL (sessions), PUBLIC_URL, AUTH_INTERNAL_URL, API_INTERNAL_URL,
-OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_REDIRECT_URI.
+OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_REDIRECT_URI, DEVICE_CLIENT_ID.
 Optional: BACKCHANNEL_TIMEOUT (seconds, default 5).
 """
 
@@ -70,6 +70,8 @@ SECURE_REFERRER_POLICY = "no-referrer"
 OAUTH_CLIENT_ID = env("OAUTH_CLIENT_ID")
 OAUTH_CLIENT_SECRET = env("OAUTH_CLIENT_SECRET")
 OAUTH_REDIRECT_URI = env("OAUTH_REDIRECT_URI")
+# The device chapter's public client (RFC 8628), seeded by the auth server like the demo's own.
+DEVICE_CLIENT_ID = env("DEVICE_CLIENT_ID")
 OAUTH_ISSUER = f"{PUBLIC_URL}/o"
 AUTH_INTERNAL_URL = env("AUTH_INTERNAL_URL").rstrip("/")
 API_INTERNAL_URL = env("API_INTERNAL_URL").rstrip("/")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from walkthrough import health, problems, views
+from walkthrough import device, health, problems, views
 
 handler500 = problems.server_error
 
@@ -17,6 +17,8 @@ urlpatterns = [
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<slug:action>/", views.tokens_action, name="tokens_action"),
     path("logout/", views.logout, name="logout"),
+    path("device/", device.device, name="device"),
+    path("device/<slug:action>/", device.device_action, name="device_action"),
     path("timeline/", views.timeline, name="timeline"),
     path("timeline/clear/", views.timeline_clear, name="timeline_clear"),
 ]

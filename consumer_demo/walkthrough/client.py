@@ -33,6 +33,7 @@ SCOPES = {
 # openid is always asked for: the ID token and the logout at the auth server depend on it.
 REQUIRED_SCOPES = ["openid"]
 ID_TOKEN_ALGORITHMS = ["RS256"]
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 def auth_url(path: str) -> str:
@@ -164,6 +165,18 @@ class Client:
     def revoke(self, token: str, hint: str = "access_token") -> requests.Response:
         with self._exchange(f"Revocation (RFC 7009) of the {hint.replace('_', ' ')}", "auth_server"):
             return self.http.revoke_token(auth_url("revoke_token/"), token=token, token_type_hint=hint)
+
+    # ---- the device chapter: the demo plays a TV, a public client (RFC 8628) -----------------
+    # Authlib's client has no device flow, and the TV has no secret: plain form POSTs, no client auth.
+    def device_authorization(self, scope: str) -> requests.Response:
+        with self._exchange("Device authorization request: the TV asks for codes", "auth_server"):
+            return self.http.post(auth_url("device-authorization/"), withhold_token=True,
+                                  data={"client_id": settings.DEVICE_CLIENT_ID, "scope": scope})
+
+    def device_poll(self, device_code: str) -> requests.Response:
+        with self._exchange("Token request: the TV polls with its device code", "auth_server"):
+            return self.http.post(auth_url("token/"), withhold_token=True, data={
+                "grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": settings.DEVICE_CLIENT_ID})
 
     def logout_url(self, id_token: str, state: str) -> str:
         """RP-initiated logout: where the browser goes so the auth server ends its own session."""

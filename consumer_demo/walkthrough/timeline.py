@@ -16,7 +16,8 @@ MAX_BODY_CHARS = 6000
 # Never shown at all: the client's password.
 SECRET_FIELDS = {"client_secret"}
 # Bearer credentials and one-time values: shown shortened, enough to tell two apart.
-TOKEN_FIELDS = {"access_token", "refresh_token", "id_token", "id_token_hint", "token", "code", "code_verifier"}
+TOKEN_FIELDS = {"access_token", "refresh_token", "id_token", "id_token_hint", "token", "code", "code_verifier",
+                "device_code"}
 MASK = "••••••••"
 
 

@@ -62,8 +62,9 @@ TOKEN_CASES = {
     "unknown grant_type": (dict(data={"grant_type": "nonsense"}), "demo", ["unsupported_grant_type"]),
     "password grant": (dict(data={"grant_type": "password", "username": "a", "password": "b"}), "demo",
                        ["unsupported_grant_type"]),
-    "device grant": (dict(data={"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": "x"}),
-                     "demo", ["unsupported_grant_type"]),
+    "device grant for a code client": (
+        dict(data={"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": "x"}),
+        "demo", ["unauthorized_client"]),
     "duplicated code": (dict(data=b"grant_type=authorization_code&code=a&code=b", headers=FORM), "demo",
                         ["invalid_request"]),
     "implicit as grant": (dict(data={"grant_type": "implicit"}), "demo", ["unsupported_grant_type"]),

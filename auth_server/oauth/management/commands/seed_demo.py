@@ -18,20 +18,23 @@ Application = get_application_model()
 
 
 def _client(client_id, secret, **fields):
+    """`secret` None: a public client, which has none."""
     # No owner: the consent page says the client was set up with the deployment, and it is managed
     # in the admin, not on anyone's /o/applications/.
     fields["user"] = None
-    app, _ = Application.objects.get_or_create(client_id=client_id, defaults={**fields, "client_secret": secret})
+    app, _ = Application.objects.get_or_create(client_id=client_id, defaults={**fields, "client_secret": secret or ""})
     for name, value in fields.items():
         setattr(app, name, value)
-    if not check_password(secret, app.client_secret):
+    if secret is None:
+        app.client_secret = ""
+    elif not check_password(secret, app.client_secret):
         app.client_secret = secret
     app.save()
     return app
 
 
 class Command(BaseCommand):
-    help = "Seed the admin user, the demo user and the demo, API and load-test clients from the environment."
+    help = "Seed the admin user, the demo user and the demo, API, load-test and device clients from the environment."
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -92,4 +95,13 @@ class Command(BaseCommand):
         docs.allowed_scopes = "read write profile"
         docs.skip_authorization = False
         docs.save()
+        # The consumer demo's device chapter plays a TV: a public client of the device grant (RFC 8628).
+        # No openid: oauthlib issues ID tokens in the code flow only.
+        _client(
+            env["DEVICE_CLIENT_ID"], None,
+            name="Demo TV (device)",
+            client_type=Application.CLIENT_PUBLIC,
+            authorization_grant_type=Application.GRANT_DEVICE_CODE,
+            redirect_uris="", allowed_scopes="profile read write", hash_client_secret=False,
+        )
         self.stdout.write("demo data seeded")
