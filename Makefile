@@ -19,14 +19,14 @@ $(VENV)/.stack: requirements-stack.txt auth_server/requirements.txt resource_api
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-stack.txt
 	@touch $@
 
-$(VENV)/.dev: $(VENV)/.stack requirements-dev.txt
-	@stack/bootstrap.sh chromium valgrind
+$(VENV)/.dev: $(VENV)/.stack requirements-dev.txt stack/bootstrap.sh
+	@stack/bootstrap.sh chromium valgrind promtool=prometheus
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
 venv: $(VENV)/.stack ## Create the virtualenv with what running the stack needs (system packages too)
 
-dev: $(VENV)/.dev ## Add what tests, load tests and benchmarks need (chromium, valgrind, pytest, locust)
+dev: $(VENV)/.dev ## Add what tests, load tests and benchmarks need (chromium, valgrind, promtool, pytest, locust)
 
 up: venv ## Start the stack and wait until it is healthy (STACK=local|compose; SCALE="resource_api=3 auth_server=2")
 	$(PY) -m stack up --stack $(STACK) $(if $(SCALE),--scale $(SCALE))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure the programs the local stack needs are installed, and those named as arguments (commands
-# that come in Debian packages of the same name: `make test` adds chromium and valgrind).
+# Make sure the programs the local stack needs are installed, and those named as arguments: a command
+# that comes in the Debian package of the same name, or command=package (`make test` adds chromium,
+# valgrind and promtool=prometheus).
 # As root on Debian, missing packages are installed; elsewhere, what is missing is named.
 set -euo pipefail
 
@@ -9,7 +10,7 @@ declare -A needs=(
   [python3]=python3 [psql]=postgresql-client [redis-server]=redis-server [nginx]=nginx
   [runuser]=util-linux [make]=make
 )
-for extra in "$@"; do needs[$extra]=$extra; done
+for extra in "$@"; do needs[${extra%%=*}]=${extra#*=}; done
 # initdb/pg_ctl live outside PATH on Debian (/usr/lib/postgresql/N/bin).
 have_postgres() { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
 has_venv() { python3 -c 'import ensurepip, venv' 2>/dev/null; }
@@ -26,6 +27,8 @@ if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Debian starts the packaged servers; the stack runs its own, so stop the packaged nginx.
   if [[ " ${missing[*]} " == *" nginx "* ]]; then (service nginx stop || nginx -s quit) >/dev/null 2>&1 || true; fi
+  # Only its promtool is used here; where systemd started the packaged Prometheus, stop and disable it.
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 else
   echo "missing: ${missing[*]}" >&2
   echo "install these packages (Debian/Ubuntu: sudo apt-get install ${missing[*]}) and run make again" >&2

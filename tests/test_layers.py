@@ -4,7 +4,8 @@ import ast
 
 from stack.local import ROOT
 
-PRODUCT_AND_TOOLS = ("auth_server", "resource_api", "consumer_demo", "stack", "loadtest", "docker", "redis", "nginx")
+PRODUCT_AND_TOOLS = ("auth_server", "resource_api", "consumer_demo", "stack", "loadtest", "docker", "redis", "nginx",
+                     "observability")
 
 
 def imported_modules(path) -> set[str]:
