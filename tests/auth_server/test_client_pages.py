@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from tests import flows
+from stack import flows
 
 SECRET_ON_PAGE = re.compile(r'<code class="secret">([^<]+)</code>')
 

@@ -13,7 +13,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from tests import flows
+from stack import flows
 from tests.oidc_keys import oidc_keys, published_kids
 
 

@@ -6,7 +6,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests import flows
+from stack import flows
 from tests.consumer_demo.conftest import text_of
 from tests.consumer_demo.test_browser import page, sign_in  # noqa: F401 (the page fixture)
 

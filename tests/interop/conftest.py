@@ -10,7 +10,7 @@ import pytest
 import requests
 from requests_oauth2client import ClientSecretBasic, OAuth2Client
 
-from tests import flows
+from stack import flows
 
 
 @pytest.fixture(scope="session")

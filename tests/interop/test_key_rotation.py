@@ -4,7 +4,7 @@ an ID token issued before a rotation still validates through the JWKS published 
 import pytest
 from requests_oauth2client import InvalidIdToken, OAuth2Client
 
-from tests import flows
+from stack import flows
 from tests.oidc_keys import oidc_keys, published_kids
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,7 @@ from requests_oauth2client import (
 )
 from requests_oauth2client.tokens import MismatchingIdTokenNonce
 
-from tests import flows
+from stack import flows
 
 pytestmark = pytest.mark.e2e
 
