@@ -12,7 +12,7 @@ STACK ?= auto
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt auth_server/requirements.txt resource_api/requirements.txt consumer_demo/requirements.txt
+$(VENV)/.installed: requirements-dev.txt auth_server/requirements.txt resource_api/requirements.txt consumer_demo/requirements.txt common/pyproject.toml
 	@stack/bootstrap.sh
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt

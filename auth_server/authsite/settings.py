@@ -9,6 +9,9 @@ from pathlib import Path
 
 import environ
 
+from common.cache import redis_cache
+from common.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
@@ -31,7 +34,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "oauth.request_id.RequestIdMiddleware",
+    "common.request_id.RequestIdMiddleware",
     # Outermost but the request id: it sees every answer of the JSON endpoints, Django's own too.
     "oauth.middleware.JsonAnswersMiddleware",
     # Postgres or Redis down: 503 + Retry-After (it turns a view's exception into the answer).
@@ -70,8 +73,8 @@ TEMPLATES = [
 ]
 
 # Persistent connections: opening a connection per request costs more than the token lookup.
-# Django's PostgreSQL backend with a cheaper connection health check (authsite/postgresql/base.py).
-DATABASES = {"default": env.db("DATABASE_URL", engine="authsite.postgresql")}
+# Django's PostgreSQL backend with a cheaper connection health check (common/postgresql/base.py).
+DATABASES = {"default": env.db("DATABASE_URL", engine="common.postgresql")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side parameter binding lets psycopg prepare what a connection runs again and again (from
@@ -87,6 +90,9 @@ REVOCATION_FRESHNESS = env.float("REVOCATION_FRESHNESS", default=1.0)
 REVOCATION_HEARTBEAT_INTERVAL = env.float("REVOCATION_HEARTBEAT_INTERVAL", default=0.1)
 # Redis answers in well under a millisecond; past this a revocation stops waiting for it.
 REVOCATION_REDIS_TIMEOUT = env.float("REVOCATION_REDIS_TIMEOUT", default=0.25)
+# Every Redis connection of the process (Django's cache, revocation markers, the relay) comes from
+# this cache's pool; its keys are auth_server:*, the markers oauth2:* (redis/users.acl.template).
+CACHES = {"default": redis_cache(REDIS_URL, key_prefix="auth_server", timeout=REVOCATION_REDIS_TIMEOUT)}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -233,14 +239,4 @@ OAUTH2_PROVIDER = {
     "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL": env.float("CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL", default=0.05),
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "oauth.audit.JsonFormatter"}},
-    "filters": {"request_id": {"()": "oauth.request_id.RequestIdFilter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"oauth2_provider": {"level": "WARNING"}},
-}
+LOGGING = logging_config(env("LOG_LEVEL", default="INFO"), loggers={"oauth2_provider": {"level": "WARNING"}})

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import environ
 
+from common.cache import redis_cache
+from common.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
@@ -24,7 +27,7 @@ INSTALLED_APPS = [
     "walkthrough",
 ]
 MIDDLEWARE = [
-    "walkthrough.request_id.RequestIdMiddleware",
+    "common.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -46,9 +49,10 @@ TEMPLATES = [
 # No database: the demo keeps its per-visitor state (tokens, timeline) in Redis-backed sessions.
 DATABASES = {}
 REDIS_URL = env("REDIS_URL")
+# Past this a page says the session store is unavailable (503) rather than waiting on Redis.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=1.0)
 # Keys prefixed demo: (the only ones its Redis user may touch, redis/users.acl.template).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                      "KEY_PREFIX": "demo"}}
+CACHES = {"default": redis_cache(REDIS_URL, key_prefix="demo", timeout=REDIS_TIMEOUT)}
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 # The auth server lives on the same host (cookies ignore ports): distinct names keep both sessions.
 SESSION_COOKIE_NAME = "demo_session"
@@ -75,13 +79,4 @@ AUTH_INTERNAL_URL = env("AUTH_INTERNAL_URL").rstrip("/")
 API_INTERNAL_URL = env("API_INTERNAL_URL").rstrip("/")
 BACKCHANNEL_TIMEOUT = env.float("BACKCHANNEL_TIMEOUT", default=5.0)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "walkthrough.request_id.JsonFormatter"}},
-    "filters": {"request_id": {"()": "walkthrough.request_id.RequestIdFilter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+LOGGING = logging_config(env("LOG_LEVEL", default="INFO"))

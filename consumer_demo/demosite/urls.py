@@ -1,6 +1,7 @@
 from django.urls import path
 
-from walkthrough import health, problems, views
+from common import health
+from walkthrough import problems, views
 
 handler500 = problems.server_error
 

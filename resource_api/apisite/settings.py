@@ -8,6 +8,9 @@ from pathlib import Path
 
 import environ
 
+from common.cache import redis_cache
+from common.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
@@ -21,7 +24,7 @@ INSTALLED_APPS = [
     "posts",
 ]
 MIDDLEWARE = [
-    "posts.logs.RequestIdMiddleware",
+    "common.request_id.RequestIdMiddleware",
     # Outermost but the request id: Django's and Ninja's own error pages become JSON.
     "posts.api.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -31,8 +34,8 @@ ROOT_URLCONF = "apisite.urls"
 WSGI_APPLICATION = "apisite.wsgi.application"
 TEMPLATES = []
 
-# Django's PostgreSQL backend with a cheaper connection health check (apisite/postgresql/base.py).
-DATABASES = {"default": env.db("DATABASE_URL", engine="apisite.postgresql")}
+# Django's PostgreSQL backend with a cheaper connection health check (common/postgresql/base.py).
+DATABASES = {"default": env.db("DATABASE_URL", engine="common.postgresql")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side parameter binding lets psycopg prepare what a connection runs again and again (from
@@ -56,6 +59,9 @@ TOKEN_CACHE_INACTIVE_TTL = env.int("TOKEN_CACHE_INACTIVE_TTL", default=30)
 # Redis answers in well under a millisecond; past this the request carries on without the cache
 # (and does not use it again until the next revocation heartbeat).
 REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.1)
+# Every Redis connection of the process (Django's cache, the token cache, the revocation listener)
+# comes from this cache's pool; its keys are posts_api:* (redis/users.acl.template).
+CACHES = {"default": redis_cache(REDIS_URL, key_prefix="posts_api", timeout=REDIS_TIMEOUT)}
 # The key of the cache entries' MAC (posts/token_cache.py): only the API holds it, so an entry
 # written by anyone else who can write to Redis is ignored.
 TOKEN_CACHE_KEY = env("TOKEN_CACHE_KEY").encode()
@@ -80,13 +86,4 @@ STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "posts.logs.JsonFormatter"}},
-    "filters": {"request_id": {"()": "posts.logs.RequestIdFilter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+LOGGING = logging_config(env("LOG_LEVEL", default="INFO"))

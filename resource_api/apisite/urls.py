@@ -1,6 +1,6 @@
 from django.urls import path
 
-from posts import health
+from common import health
 from posts.api import api, not_found, server_error
 
 urlpatterns = [
