@@ -1,5 +1,6 @@
 """Plumbing every service of this deployment shares (one implementation each).
 
+    settings       what every service's settings.py starts from
     request_id     X-Request-ID: middleware, log filter, the current id
     logs           JSON log lines (python-json-logger) and the LOGGING setting
     health         /healthz and /readyz

@@ -1,25 +1,17 @@
 """Settings of the authorization server, all read from the environment.
 
-Required: SECRET_KEY, DATABASE_URL, REDIS_URL, PUBLIC_URL (the URL users reach through nginx).
+Required: SECRET_KEY, PUBLIC_URL, REDIS_URL (read by common/settings.py), DATABASE_URL.
 Everything else has a documented default below.
 """
 
 from datetime import timedelta
 from pathlib import Path
 
-import environ
-
 from common.cache import redis_cache
-from common.logs import logging_config
+from common.settings import *  # noqa: F403  SECRET_KEY, PUBLIC_URL, REDIS_URL, LOGGING, ...
+from common.settings import PUBLIC_URL, REDIS_URL, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-env = environ.Env()
-
-SECRET_KEY = env("SECRET_KEY")
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
-PUBLIC_URL = env("PUBLIC_URL").rstrip("/")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
-CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -82,7 +74,6 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # it off for transaction-pooling proxies such as PgBouncer, which this stack doesn't put in between.
 DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 
-REDIS_URL = env("REDIS_URL")
 # Revocation events (oauth/revocation.py). Resource servers trust their Redis cache for at most
 # REVOCATION_FRESHNESS seconds after the relay's latest heartbeat; the same value tells a revocation
 # whose marker Redis did not take how long to hold its answer. Both services must agree on it.
@@ -109,9 +100,7 @@ PASSWORD_HASHERS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
 USE_I18N = True
-USE_TZ = True
 
 STATIC_URL = "/static/auth_server/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
@@ -138,8 +127,6 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/o/authorized_tokens/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
-# nginx overwrites X-Forwarded-Proto from the real connection, so it can be trusted here.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "no-referrer"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
@@ -239,4 +226,4 @@ OAUTH2_PROVIDER = {
     "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL": env.float("CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL", default=0.05),
 }
 
-LOGGING = logging_config(env("LOG_LEVEL", default="INFO"), loggers={"oauth2_provider": {"level": "WARNING"}})
+LOGGING["loggers"]["oauth2_provider"] = {"level": "WARNING"}  # noqa: F405

@@ -1,22 +1,17 @@
 """Settings of the posts API, all read from the environment.
 
-Required: SECRET_KEY, DATABASE_URL (the posts database), REDIS_URL, AUTH_INTERNAL_URL,
-INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, TOKEN_CACHE_KEY. Everything else has a documented default below.
+Required: SECRET_KEY, PUBLIC_URL, REDIS_URL (read by common/settings.py), DATABASE_URL (the posts
+database), AUTH_INTERNAL_URL, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, TOKEN_CACHE_KEY.
+Everything else has a documented default below.
 """
 
 from pathlib import Path
 
-import environ
-
 from common.cache import redis_cache
-from common.logs import logging_config
+from common.settings import *  # noqa: F403  SECRET_KEY, PUBLIC_URL, REDIS_URL, LOGGING, ...
+from common.settings import REDIS_URL, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-env = environ.Env()
-
-SECRET_KEY = env("SECRET_KEY")
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
@@ -42,8 +37,6 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # the 5th time): Postgres then skips parsing and planning it (docs/performance.md). Django leaves
 # it off for transaction-pooling proxies such as PgBouncer, which this stack doesn't put in between.
 DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
-REDIS_URL = env("REDIS_URL")
-PUBLIC_URL = env("PUBLIC_URL", default="http://localhost:8080").rstrip("/")
 
 # Token validation (RFC 7662 introspection at the auth server, cached in Redis: posts/token_cache.py).
 AUTH_INTERNAL_URL = env("AUTH_INTERNAL_URL").rstrip("/")
@@ -79,11 +72,6 @@ BENCHMARK_ROUTES = env.bool("BENCHMARK_ROUTES", default=False)
 if BENCHMARK_ROUTES and env("BENCH_AUTH_DATABASE_URL", default=""):
     DATABASES["auth"] = {**env.db("BENCH_AUTH_DATABASE_URL"), "CONN_MAX_AGE": 300, "CONN_HEALTH_CHECKS": True}
 
-USE_TZ = True
-TIME_ZONE = "UTC"
 STATIC_URL = "/static/resource_api/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-
-LOGGING = logging_config(env("LOG_LEVEL", default="INFO"))
