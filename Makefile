@@ -13,7 +13,7 @@ help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
 
 # Two layers: what running the stack needs (`make up`), and on top what tests and benchmarks need.
-$(VENV)/.stack: requirements-stack.txt auth_server/requirements.txt resource_api/requirements.txt consumer_demo/requirements.txt
+$(VENV)/.stack: requirements-stack.txt auth_server/requirements.txt resource_api/requirements.txt consumer_demo/requirements.txt common/pyproject.toml
 	@stack/bootstrap.sh
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-stack.txt

@@ -1,50 +1,9 @@
-# gunicorn settings, from the environment so the local stack and the container share this file.
-import gc
-import json
-import multiprocessing
-import os
+# gunicorn settings of the auth server: the shared ones (common/gunicorn_conf.py) and these.
+from common import gunicorn_conf
+from common.gunicorn_conf import *  # noqa: F403
 
-from gunicorn import util
+wsgi_app = "authsite.wsgi"
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
-# Threads (gthread workers) overlap one request's database and Redis round trips with another's CPU
-# work, and keep nginx's upstream connections alive, which sync workers close after each request.
-# Measured with `make bench`: see docs/performance.md.
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
-# Longer than nginx's upstream keepalive_timeout (60 s): nginx must never reuse a connection that
-# gunicorn is closing, or a POST sent on it fails with 502.
-keepalive = 75
-worker_tmp_dir = os.environ.get("GUNICORN_TMP_DIR") or None
-# Workers are not recycled: their memory stays flat under load, and each recycling made the API's
-# p99 about 200 ms for 10 s at 70 % load on 2 cores (docs/performance.md). GUNICORN_MAX_REQUESTS=N
-# recycles a worker after about N requests, as a guard against a leak.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 0))
-max_requests_jitter = max_requests // 10
-graceful_timeout = 10
-timeout = 30
-# nginx writes the access log (with the request id); the app logs its own structured events.
-accesslog = None
-errorlog = "-"
-# gunicorn's runtime control socket is unused here, and its default path (~/.gunicorn) would be
-# shared by every service on one machine and missing for the containers' home-less user.
-control_socket_disable = True
-
-
-def post_worker_init(worker):
-    # What the worker has loaded lives as long as the worker: the garbage collector need not scan it
-    # again. Without this a full collection held the GIL for 40-90 ms (docs/performance.md).
-    gc.freeze()
-
-
-def json_error(sock, status_int, reason, mesg):
-    """gunicorn's own answer to a request it can't parse (too many headers, a control character in
-    one, ...), which never reaches Django: JSON like every other error here, not gunicorn's HTML
-    page, and without `mesg` (it quotes the request)."""
-    body = json.dumps({"error": "invalid_request" if status_int < 500 else "server_error", "error_description": f"{reason}."}).encode()
-    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
-    util.write_nonblock(sock, head.encode("latin-1") + body)
-
-
-util.write_error = json_error
+# In the OAuth error format (RFC 6749 §5.2), as the server's own errors.
+gunicorn_conf.answer_unparseable_requests_with(lambda status, reason: {
+    "error": "invalid_request" if status < 500 else "server_error", "error_description": f"{reason}."})

@@ -29,6 +29,7 @@ import redis
 import requests
 from locust.stats import calculate_response_time_percentile
 
+from common.revocation import REVOKED_PREFIX
 from loadtest import steal
 from stack.local import LocalStack
 
@@ -52,8 +53,8 @@ def expired_count(stack: LocalStack) -> int:
 
 
 def revocation_markers(stack: LocalStack) -> int:
-    """How many revocation events the auth server has published (their oauth2:revoked:* keys)."""
-    return sum(1 for _ in redis.Redis.from_url(stack.redis_url()).scan_iter(match="oauth2:revoked:*", count=1000))
+    """How many revocation events the auth server has published (their revocation markers)."""
+    return sum(1 for _ in redis.Redis.from_url(stack.redis_url()).scan_iter(match=f"{REVOKED_PREFIX}*", count=1000))
 
 
 def during_cleartokens(variant: Variant, stack: LocalStack, users: int, calm: float = 10):

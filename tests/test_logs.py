@@ -95,3 +95,34 @@ def test_service_logs_are_ascii_json_whatever_the_input(stack):
                 json.loads(text)
     auth_lines = written_since(stack.log("auth_server"), starts["auth_server"])
     assert b'"event": "client_authentication_failed"' in auth_lines and b'"event": "login_failed"' in auth_lines
+
+
+# A request each service answers with a 4xx, and the line Django writes about it. Django writes that
+# line after the middleware has returned, so only the request itself can tell its id.
+FOUR_XX = {
+    "auth_server": ("POST", "/o/token/", {"grant_type": "client_credentials", "client_id": "no-such-client",
+                                          "client_secret": "x"}, 401, "Unauthorized: /o/token/"),
+    "resource_api": ("GET", "/api/posts/", None, 401, "Unauthorized: /api/posts/"),
+    "consumer_demo": ("GET", "/no-such-page/", None, 404, "Not Found: /no-such-page/"),
+}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_4xx_log_lines_carry_the_request_id(stack, service):
+    method, path, data, status, message = FOUR_XX[service]
+    log = stack.log(service)
+    start = log.stat().st_size
+    response = requests.request(method, f"{stack.url}{path}", data=data, allow_redirects=False)
+    assert response.status_code == status
+    request_id = response.headers["X-Request-ID"]
+    assert request_id != "-"
+    deadline = time.monotonic() + 5
+    while True:
+        entries = [json.loads(line) for line in written_since(log, start).splitlines() if line.startswith(b"{")]
+        logged = [entry for entry in entries if entry["message"] == message]
+        if logged or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert logged, f"no {message!r} line in {service}'s log"
+    assert logged[-1]["request_id"] == request_id
+    assert logged[-1]["level"] == "warning" and logged[-1]["logger"] == "django.request"

@@ -1,23 +1,19 @@
 """Settings of the authorization server, all read from the environment.
 
-Required: SECRET_KEY, DATABASE_URL, REDIS_URL, PUBLIC_URL (the URL users reach through nginx).
+Required: SECRET_KEY, PUBLIC_URL, REDIS_URL (read by common/settings.py), DATABASE_URL.
 Everything else has a documented default below.
 """
 
 from datetime import timedelta
 from pathlib import Path
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-env = environ.Env()
+from common.cache import redis_cache
+from common.settings import *  # noqa: F403  SECRET_KEY, PUBLIC_URL, REDIS_URL, LOGGING, ...
+from common.settings import PUBLIC_URL, REDIS_URL, env
 
-SECRET_KEY = env("SECRET_KEY")
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
-PUBLIC_URL = env("PUBLIC_URL").rstrip("/")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
-CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+BASE_DIR = Path(__file__).resolve().parent.parent
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -32,7 +28,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "oauth.request_id.RequestIdMiddleware",
+    "common.request_id.RequestIdMiddleware",
     # Outermost but the request id: it sees every answer of the JSON endpoints, Django's own too.
     "oauth.middleware.JsonAnswersMiddleware",
     # Postgres or Redis down: 503 + Retry-After (it turns a view's exception into the answer).
@@ -71,8 +67,8 @@ TEMPLATES = [
 ]
 
 # Persistent connections: opening a connection per request costs more than the token lookup.
-# Django's PostgreSQL backend with a cheaper connection health check (authsite/postgresql/base.py).
-DATABASES = {"default": env.db("DATABASE_URL", engine="authsite.postgresql")}
+# Django's PostgreSQL backend with a cheaper connection health check (common/postgresql/base.py).
+DATABASES = {"default": env.db("DATABASE_URL", engine="common.postgresql")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side parameter binding lets psycopg prepare what a connection runs again and again (from
@@ -80,7 +76,6 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # it off for transaction-pooling proxies such as PgBouncer, which this stack doesn't put in between.
 DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 
-REDIS_URL = env("REDIS_URL")
 # Revocation events (oauth/revocation.py). Resource servers trust their Redis cache for at most
 # REVOCATION_FRESHNESS seconds after the relay's latest heartbeat; the same value tells a revocation
 # whose marker Redis did not take how long to hold its answer. Both services must agree on it.
@@ -88,6 +83,9 @@ REVOCATION_FRESHNESS = env.float("REVOCATION_FRESHNESS", default=1.0)
 REVOCATION_HEARTBEAT_INTERVAL = env.float("REVOCATION_HEARTBEAT_INTERVAL", default=0.1)
 # Redis answers in well under a millisecond; past this a revocation stops waiting for it.
 REVOCATION_REDIS_TIMEOUT = env.float("REVOCATION_REDIS_TIMEOUT", default=0.25)
+# Every Redis connection of the process (Django's cache, revocation markers, the relay) comes from
+# this cache's pool; its keys are auth_server:*, the markers oauth2:* (redis/users.acl.template).
+CACHES = {"default": redis_cache(REDIS_URL, key_prefix="auth_server", timeout=REVOCATION_REDIS_TIMEOUT)}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -104,9 +102,7 @@ PASSWORD_HASHERS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
 USE_I18N = True
-USE_TZ = True
 
 STATIC_URL = "/static/auth_server/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
@@ -133,8 +129,6 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/o/authorized_tokens/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
-# nginx overwrites X-Forwarded-Proto from the real connection, so it can be trusted here.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "no-referrer"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
@@ -258,14 +252,4 @@ OAUTH2_PROVIDER = {
 if OIDC_KEY_RETIRE_AFTER < OAUTH2_PROVIDER["ID_TOKEN_EXPIRE_SECONDS"]:
     raise ImproperlyConfigured("OIDC_KEY_RETIRE_AFTER must be at least ID_TOKEN_EXPIRE_SECONDS.")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "oauth.audit.JsonFormatter"}},
-    "filters": {"request_id": {"()": "oauth.request_id.RequestIdFilter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"oauth2_provider": {"level": "WARNING"}},
-}
+LOGGING["loggers"]["oauth2_provider"] = {"level": "WARNING"}  # noqa: F405

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from oauth2_provider import urls as dot_urls
 
-from oauth import device, discovery, health, views
+from common import health
+from oauth import device, discovery, views
 
 # This deployment's versions of some of DOT's views, under DOT's own names (so `{% url %}` and
 # DOT's redirects keep working); they are listed before DOT's urls, which fill in the rest.

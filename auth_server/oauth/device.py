@@ -28,7 +28,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 
 from oauth.audit import audit
 from oauth.login_guard import client_ip
-from oauth.revocation import _redis  # the process's one Redis client
+from common.cache import redis_client as _redis  # the process's one Redis client
 from oauth.server import DeviceServer, normalize_user_code
 
 Application = get_application_model()

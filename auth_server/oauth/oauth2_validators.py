@@ -1,6 +1,5 @@
 import base64
 import binascii
-import hashlib
 from datetime import timedelta
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
@@ -11,6 +10,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator as BaseValidator
 from oauthlib.oauth2.rfc6749 import errors
 from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
+from common.revocation import token_digest
 from oauth import hot_path, signing_keys
 from oauth.audit import audit
 from oauth.revocation import revocation_reason
@@ -20,10 +20,6 @@ RefreshToken = get_refresh_token_model()
 DeviceGrant = get_device_grant_model()
 # RFC 8628 §3.5: each poll that comes too early adds this to the device's interval.
 SLOW_DOWN_SECONDS = 5
-
-
-def sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class OAuth2Validator(hot_path.RememberedClients, BaseValidator):
@@ -148,7 +144,7 @@ class OAuth2Validator(hot_path.RememberedClients, BaseValidator):
     @staticmethod
     def _revoke_tokens_issued_from(code):
         """RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a replayed code revokes everything issued from it."""
-        families = RefreshToken.objects.filter(code_checksum=sha256(code)).values_list("token_family", flat=True)
+        families = RefreshToken.objects.filter(code_checksum=token_digest(code)).values_list("token_family", flat=True)
         with revocation_reason("authorization_code_replay"):
             for family in set(families):
                 RefreshToken.revoke_family(family)
@@ -196,8 +192,8 @@ class OAuth2Validator(hot_path.RememberedClients, BaseValidator):
         super()._save_bearer_token(token, request, *args, **kwargs)
         if request.grant_type == "authorization_code" and token.get("refresh_token"):
             RefreshToken.objects.filter(
-                token_checksum=sha256(token["refresh_token"]), revoked__isnull=True
-            ).update(code_checksum=sha256(request.code))
+                token_checksum=token_digest(token["refresh_token"]), revoked__isnull=True
+            ).update(code_checksum=token_digest(request.code))
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         # Rotation deletes the access token issued with the refresh token that is being used.
@@ -209,5 +205,5 @@ class OAuth2Validator(hot_path.RememberedClients, BaseValidator):
             client_id=request.client.client_id,
             user=request.user.get_username() if request.user else None,
             scopes=token.get("scope", ""),
-            token_sha256=sha256(token["access_token"]),
+            token_sha256=token_digest(token["access_token"]),
         )

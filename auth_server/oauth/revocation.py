@@ -1,15 +1,9 @@
 """Revocation: every resource server refuses an access token as soon as its revocation is answered.
 
-The contract with resource servers (docs/architecture.md, "Revocation-event contract"):
-
-    oauth2:revoked:<sha256>        marker "1", kept until the token would have expired (at least 1 s)
-    oauth2:revocations             channel: <sha256> of each revoked token, published with its marker
-    oauth2:revocations:heartbeat   channel: a Unix time T, published by the relay only once every
-                                   revocation committed before T has its marker in Redis
-
-where <sha256> is the lowercase hex SHA-256 of the token (DOT's `token_checksum`), never the token. A
-resource server trusts what it cached in Redis only until REVOCATION_FRESHNESS seconds after the
-newest heartbeat's T; then it asks the auth server instead.
+The contract with resource servers, its Redis keys and channels, is common/revocation.py
+(the guarantee: docs/architecture.md, "Revocation-event contract"): a marker per revoked token, an
+event on a channel, and the relay's heartbeats. A resource server trusts what it cached in Redis only
+until REVOCATION_FRESHNESS seconds after the newest heartbeat's T; then it asks the auth server instead.
 
 How a revocation gets there, whatever Redis does meanwhile:
 1. The transaction that ends the token also writes a `Revocation` row (oauth.models): durable.
@@ -38,18 +32,11 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from common.cache import redis_client
+from common.revocation import HEARTBEAT_CHANNEL, RELAY_EPOCH_KEY, REVOCATIONS_CHANNEL, REVOKED_PREFIX
 from oauth.audit import audit
 
-CHANNEL = "oauth2:revocations"
-HEARTBEAT_CHANNEL = "oauth2:revocations:heartbeat"
-KEY_PREFIX = "oauth2:revoked:"
-# The relay writes the Redis server's run_id here once it has copied every live revocation into it.
-# A different run_id (Redis restarted, perhaps from an older snapshot) or none (its data was lost)
-# means: copy them all again before the next heartbeat.
-RELAY_EPOCH_KEY = "oauth2:revocations:epoch"
 # Slack added to REVOCATION_FRESHNESS when an answer has to wait: the most the relay's clock may run
 # ahead of an API host's (NTP keeps them within milliseconds), plus scheduling.
 WAIT_MARGIN = 0.25
@@ -71,15 +58,6 @@ def revocation_reason(reason: str):
         _reason.reset(token)
 
 
-@functools.cache
-def _redis() -> redis.Redis:
-    # Short timeouts and no retries: a stalled Redis must cost a revocation (or a relay round) a
-    # bounded wait. One pool per process: request threads and the relay take connections from it.
-    timeout = settings.REVOCATION_REDIS_TIMEOUT
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                retry=Retry(NoBackoff(), 0))
-
-
 def marker_ttl(expires) -> int:
     return max(1, math.ceil((expires - timezone.now()).total_seconds()))
 
@@ -95,14 +73,16 @@ def publish(checksum: str, expires, reason: str, **fields):
         return
     try:
         # The key first: a subscriber that checks it on the message always finds it.
-        with _redis().pipeline(transaction=False) as pipe:
-            pipe.set(KEY_PREFIX + checksum, 1, ex=marker_ttl(expires))
-            pipe.publish(CHANNEL, checksum)
+        # The process's one pool (its timeout: REVOCATION_REDIS_TIMEOUT, no retries): a stalled Redis
+        # costs a revocation a bounded wait.
+        with redis_client().pipeline(transaction=False) as pipe:
+            pipe.set(REVOKED_PREFIX + checksum, 1, ex=marker_ttl(expires))
+            pipe.publish(REVOCATIONS_CHANNEL, checksum)
             pipe.execute()
     except redis.RedisError:
         # The revocation is durable (its Revocation row); the relay copies it once Redis answers.
         logger.exception("revocation marker not set, the answer waits for the caches to lapse",
-                         extra={"event": {"token_sha256": checksum}})
+                         extra={"token_sha256": checksum})
         _answer_not_before.set(started + settings.REVOCATION_FRESHNESS + WAIT_MARGIN)
 
 
@@ -191,6 +171,9 @@ def relay_once(client: redis.Redis) -> int:
 
     # Every revocation committed before this moment is visible to the query below (it starts later).
     beat = math.floor(time.time() * 1000) / 1000
+    # The epoch key holds the Redis run_id into which every live revocation was copied. A different
+    # run_id (Redis restarted, perhaps from an older snapshot) or none (its data was lost) means: copy
+    # them all again before the next heartbeat.
     with client.pipeline() as pipe:
         pipe.watch(RELAY_EPOCH_KEY)
         run_id = pipe.info("server")["run_id"]
@@ -201,7 +184,7 @@ def relay_once(client: redis.Redis) -> int:
                     .values_list("id", "token_checksum", "expires", "relayed"))
         pipe.multi()
         for _, checksum, expires, _ in rows:
-            pipe.set(KEY_PREFIX + checksum, 1, ex=marker_ttl(expires))
+            pipe.set(REVOKED_PREFIX + checksum, 1, ex=marker_ttl(expires))
         if copy_all:
             pipe.set(RELAY_EPOCH_KEY, run_id)
         # The window travels with the heartbeat, so the API cannot trust it longer than answers are held.
@@ -228,7 +211,7 @@ def relay_forever(interval: float, cleanup_every: float = 60.0):
         started = time.monotonic()
         try:
             connection.close_if_unusable_or_obsolete()
-            copied = relay_once(_redis())
+            copied = relay_once(redis_client())
             if copied or failing:
                 logger.info("revocation relay: %d marker(s) copied, heartbeating", copied)
             failing = False
@@ -239,6 +222,6 @@ def relay_forever(interval: float, cleanup_every: float = 60.0):
             if not failing:
                 logger.warning("revocation relay stopped heartbeating: %r", exc)
             failing = True
-            _redis().connection_pool.disconnect()
+            redis_client().connection_pool.disconnect()
             connection.close()
         time.sleep(max(0.0, interval - (time.monotonic() - started)))

@@ -1,22 +1,17 @@
 """Settings of the consumer demo, all read from the environment.
 
-Required: SECRET_KEY, REDIS_URL (sessions), PUBLIC_URL, AUTH_INTERNAL_URL, API_INTERNAL_URL,
-OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_REDIRECT_URI, DEVICE_CLIENT_ID.
-Optional: BACKCHANNEL_TIMEOUT (seconds, default 5).
+Required: SECRET_KEY, PUBLIC_URL, REDIS_URL (sessions; read by common/settings.py), AUTH_INTERNAL_URL,
+API_INTERNAL_URL, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_REDIRECT_URI, DEVICE_CLIENT_ID.
+Optional: BACKCHANNEL_TIMEOUT (seconds, default 5), REDIS_TIMEOUT (seconds, default 1).
 """
 
 from pathlib import Path
 
-import environ
+from common.cache import redis_cache
+from common.settings import *  # noqa: F403  SECRET_KEY, PUBLIC_URL, REDIS_URL, LOGGING, ...
+from common.settings import PUBLIC_URL, REDIS_URL, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-env = environ.Env()
-
-SECRET_KEY = env("SECRET_KEY")
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
-PUBLIC_URL = env("PUBLIC_URL").rstrip("/")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
-CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
 
 INSTALLED_APPS = [
     "django.contrib.sessions",
@@ -24,7 +19,7 @@ INSTALLED_APPS = [
     "walkthrough",
 ]
 MIDDLEWARE = [
-    "walkthrough.request_id.RequestIdMiddleware",
+    "common.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -45,10 +40,10 @@ TEMPLATES = [
 
 # No database: the demo keeps its per-visitor state (tokens, timeline) in Redis-backed sessions.
 DATABASES = {}
-REDIS_URL = env("REDIS_URL")
+# Past this a page says the session store is unavailable (503) rather than waiting on Redis.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=1.0)
 # Keys prefixed demo: (the only ones its Redis user may touch, redis/users.acl.template).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                      "KEY_PREFIX": "demo"}}
+CACHES = {"default": redis_cache(REDIS_URL, key_prefix="demo", timeout=REDIS_TIMEOUT)}
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 # The auth server lives on the same host (cookies ignore ports): distinct names keep both sessions.
 SESSION_COOKIE_NAME = "demo_session"
@@ -58,11 +53,8 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
 X_FRAME_OPTIONS = "DENY"
 CSRF_FAILURE_VIEW = "walkthrough.problems.csrf_failure"
 
-USE_TZ = True
-TIME_ZONE = "UTC"
 STATIC_URL = "/static/consumer_demo/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "no-referrer"
 
 # The demo is a confidential client of the auth server. The browser is sent to PUBLIC_URL; the
@@ -76,14 +68,3 @@ OAUTH_ISSUER = f"{PUBLIC_URL}/o"
 AUTH_INTERNAL_URL = env("AUTH_INTERNAL_URL").rstrip("/")
 API_INTERNAL_URL = env("API_INTERNAL_URL").rstrip("/")
 BACKCHANNEL_TIMEOUT = env.float("BACKCHANNEL_TIMEOUT", default=5.0)
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "walkthrough.request_id.JsonFormatter"}},
-    "filters": {"request_id": {"()": "walkthrough.request_id.RequestIdFilter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}

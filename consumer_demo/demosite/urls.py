@@ -1,6 +1,7 @@
 from django.urls import path
 
-from walkthrough import device, health, problems, views
+from common import health
+from walkthrough import device, problems, views
 
 handler500 = problems.server_error
 

@@ -19,7 +19,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from .request_id import current_request_id
+from common.request_id import current_request_id
+
 from .timeline import Timeline
 
 # What each scope lets the demo do, in the order the start page lists them.

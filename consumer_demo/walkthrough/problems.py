@@ -10,6 +10,7 @@ from functools import wraps
 
 import redis
 from django.shortcuts import render
+from django_redis.exceptions import ConnectionInterrupted
 
 from .client import Refused, Unreachable
 
@@ -92,8 +93,9 @@ def csrf_failure(request, reason=""):
 
 def server_error(request):
     """handler500. Sessions live in Redis and are read and saved by middleware, outside any view, so
-    an unavailable Redis surfaces here: that is an outage to explain (503), not a bug."""
-    if not isinstance(sys.exc_info()[1], redis.RedisError):
+    an unavailable Redis surfaces here (django-redis wraps its errors): an outage to explain (503),
+    not a bug."""
+    if not isinstance(sys.exc_info()[1], (redis.RedisError, ConnectionInterrupted)):
         return render(request, "500.html", status=500)
     problem = Problem(503, "The demo's session store is unavailable",
                       "The demo keeps each visitor's progress (tokens, timeline) in Redis, which did not "

@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 
 from django.db import connections
 
+from common.revocation import token_digest
 from posts.auth import OAuth2, TokenInfo
-from posts.token_cache import token_digest
 
 # The query DOT's validator makes (AccessToken by token_checksum, with its application and user).
 TOKEN_QUERY = """

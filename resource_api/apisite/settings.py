@@ -1,19 +1,17 @@
 """Settings of the posts API, all read from the environment.
 
-Required: SECRET_KEY, DATABASE_URL (the posts database), REDIS_URL, AUTH_INTERNAL_URL,
-INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, TOKEN_CACHE_KEY. Everything else has a documented default below.
+Required: SECRET_KEY, PUBLIC_URL, REDIS_URL (read by common/settings.py), DATABASE_URL (the posts
+database), AUTH_INTERNAL_URL, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, TOKEN_CACHE_KEY.
+Everything else has a documented default below.
 """
 
 from pathlib import Path
 
-import environ
+from common.cache import redis_cache
+from common.settings import *  # noqa: F403  SECRET_KEY, PUBLIC_URL, REDIS_URL, LOGGING, ...
+from common.settings import REDIS_URL, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-env = environ.Env()
-
-SECRET_KEY = env("SECRET_KEY")
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
@@ -23,7 +21,7 @@ INSTALLED_APPS = [
     "posts",
 ]
 MIDDLEWARE = [
-    "posts.logs.RequestIdMiddleware",
+    "common.request_id.RequestIdMiddleware",
     # Outermost but the request id: Django's and Ninja's own error pages become JSON.
     "posts.api.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -34,16 +32,14 @@ WSGI_APPLICATION = "apisite.wsgi.application"
 # Only the pages of the API docs (posts/templates/); everything else answers JSON.
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
 
-# Django's PostgreSQL backend with a cheaper connection health check (apisite/postgresql/base.py).
-DATABASES = {"default": env.db("DATABASE_URL", engine="apisite.postgresql")}
+# Django's PostgreSQL backend with a cheaper connection health check (common/postgresql/base.py).
+DATABASES = {"default": env.db("DATABASE_URL", engine="common.postgresql")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side parameter binding lets psycopg prepare what a connection runs again and again (from
 # the 5th time): Postgres then skips parsing and planning it (docs/performance.md). Django leaves
 # it off for transaction-pooling proxies such as PgBouncer, which this stack doesn't put in between.
 DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
-REDIS_URL = env("REDIS_URL")
-PUBLIC_URL = env("PUBLIC_URL", default="http://localhost:8080").rstrip("/")
 
 # Token validation (RFC 7662 introspection at the auth server, cached in Redis: posts/token_cache.py).
 AUTH_INTERNAL_URL = env("AUTH_INTERNAL_URL").rstrip("/")
@@ -59,6 +55,9 @@ TOKEN_CACHE_INACTIVE_TTL = env.int("TOKEN_CACHE_INACTIVE_TTL", default=30)
 # Redis answers in well under a millisecond; past this the request carries on without the cache
 # (and does not use it again until the next revocation heartbeat).
 REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.1)
+# Every Redis connection of the process (Django's cache, the token cache, the revocation listener)
+# comes from this cache's pool; its keys are posts_api:* (redis/users.acl.template).
+CACHES = {"default": redis_cache(REDIS_URL, key_prefix="posts_api", timeout=REDIS_TIMEOUT)}
 # The key of the cache entries' MAC (posts/token_cache.py): only the API holds it, so an entry
 # written by anyone else who can write to Redis is ignored.
 TOKEN_CACHE_KEY = env("TOKEN_CACHE_KEY").encode()
@@ -71,20 +70,6 @@ POSTS_PAGE_SIZE = env.int("POSTS_PAGE_SIZE", default=20)
 # The public client Swagger UI at /api/docs signs readers in with (seeded by the auth server's seed_demo).
 API_DOCS_CLIENT_ID = env("API_DOCS_CLIENT_ID", default="posts-api-docs")
 
-USE_TZ = True
-TIME_ZONE = "UTC"
 STATIC_URL = "/static/resource_api/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "posts.logs.JsonFormatter"}},
-    "filters": {"request_id": {"()": "posts.logs.RequestIdFilter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}

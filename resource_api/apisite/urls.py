@@ -1,6 +1,7 @@
 from django.urls import path
 
-from posts import docs, health
+from common import health
+from posts import docs
 from posts.api import api, not_found, server_error
 
 urlpatterns = [

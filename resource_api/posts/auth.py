@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from ninja.security.base import AuthBase
 
+from common.revocation import token_digest
 from posts import token_cache
 from posts.introspection import introspect
 
@@ -89,7 +90,7 @@ def bearer_token(request) -> str | None:
 
 def token_info(token: str) -> TokenInfo | None:
     """The token's claims if it is active; None if not. Raises AuthServerUnavailable."""
-    digest = token_cache.token_digest(token)
+    digest = token_digest(token)
     answer = token_cache.lookup(digest)
     if answer is None:
         answer = introspect(token)

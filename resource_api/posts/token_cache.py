@@ -1,14 +1,11 @@
-"""The introspection cache and the revocation contract: the only code that knows these Redis keys.
+"""The introspection cache, and the resource server's side of the revocation contract.
 
-Redis db 0 is shared with the auth server (docs/architecture.md, "Revocation-event contract"):
+Redis db 0 is shared with the auth server, whose markers and channels (oauth2:*) are listed in
+common/revocation.py. The API's own keys:
 
     posts_api:token:<sha256>       the cached RFC 7662 answer, signed (below). Active answers live until
                                    the token expires or TOKEN_CACHE_MAX_TTL; inactive ones
                                    TOKEN_CACHE_INACTIVE_TTL.
-    oauth2:revoked:<sha256>        set by the auth server when a token ends before its expiry.
-    oauth2:revocations             channel on which the auth server publishes the same <sha256>.
-    oauth2:revocations:heartbeat   channel on which the auth server's relay publishes a Unix time T,
-                                   once every revocation committed before T has its marker.
     posts_api:introspections       how many introspection calls the API made (cache misses): a metric.
 
 Keys hold the token's SHA-256, never the token. Two rules make the cache safe:
@@ -27,7 +24,6 @@ After a Redis error the request path leaves Redis alone until the next heartbeat
 again, so a stalled Redis costs a worker one REDIS_TIMEOUT, not one per request.
 """
 
-import functools
 import hashlib
 import hmac
 import json
@@ -38,13 +34,11 @@ import time
 
 import redis
 from django.conf import settings
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+
+from common.cache import redis_client
+from common.revocation import HEARTBEAT_CHANNEL, REVOCATIONS_CHANNEL, REVOKED_PREFIX
 
 CACHE_PREFIX = "posts_api:token:"
-REVOKED_PREFIX = "oauth2:revoked:"
-REVOCATIONS_CHANNEL = "oauth2:revocations"
-HEARTBEAT_CHANNEL = "oauth2:revocations:heartbeat"
 INTROSPECTIONS_COUNTER = "posts_api:introspections"
 INACTIVE = {"active": False}
 # The fields of an introspection answer the API uses; nothing else is cached.
@@ -57,10 +51,6 @@ logger = logging.getLogger(__name__)
 _fresh_until = 0.0
 # False from a Redis error on the request path until the next heartbeat.
 _redis_answers = True
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def fresh() -> bool:
@@ -87,18 +77,6 @@ def heard_heartbeat(beat: float, window: float):
     _redis_answers = True
 
 
-@functools.cache
-def _redis() -> redis.Redis:
-    # One pool per worker process (created on first use, after gunicorn forked). No retries: when
-    # Redis is slow the request goes on without it rather than waiting.
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_timeout=settings.REDIS_TIMEOUT,
-        socket_connect_timeout=settings.REDIS_TIMEOUT,
-        retry=Retry(NoBackoff(), 0),
-    )
-
-
 def _mac(digest: str, payload: bytes) -> bytes:
     return hmac.new(settings.TOKEN_CACHE_KEY, digest.encode() + b"\n" + payload, hashlib.sha256).hexdigest().encode()
 
@@ -114,7 +92,7 @@ def unseal(digest: str, entry: bytes) -> dict | None:
     mac, _, payload = entry.partition(b".")
     if not hmac.compare_digest(mac, _mac(digest, payload)):
         logger.warning("token cache entry with an invalid MAC ignored (forged or corrupt)",
-                       extra={"event": {"token_sha256": digest}})
+                       extra={"token_sha256": digest})
         return None
     return json.loads(payload)
 
@@ -124,7 +102,9 @@ def lookup(digest: str) -> dict | None:
     if not fresh():
         return None
     try:
-        cached, revoked = _redis().mget(CACHE_PREFIX + digest, REVOKED_PREFIX + digest)
+        # The worker's one pool (its timeout: REDIS_TIMEOUT, no retries): when Redis is slow the
+        # request goes on without it rather than waiting.
+        cached, revoked = redis_client().mget(CACHE_PREFIX + digest, REVOKED_PREFIX + digest)
     except redis.RedisError as exc:
         # Until the next heartbeat proves Redis well, no request waits on it again.
         _distrust(redis_failed=True)
@@ -144,7 +124,7 @@ def remember(digest: str, answer: dict):
         return
     ttl = _ttl(answer)
     try:
-        pipe = _redis().pipeline(transaction=False)
+        pipe = redis_client().pipeline(transaction=False)
         if ttl > 0 and fresh():
             pipe.set(CACHE_PREFIX + digest, seal(digest, answer), ex=ttl)
         pipe.incr(INTROSPECTIONS_COUNTER)
@@ -163,7 +143,7 @@ def _ttl(answer: dict) -> int:
 
 def drop(digest: str):
     try:
-        _redis().delete(CACHE_PREFIX + digest)
+        redis_client().delete(CACHE_PREFIX + digest)
     except redis.RedisError as exc:
         logger.warning("could not drop a revoked token's cache entry: %r", exc)
 
@@ -195,9 +175,9 @@ def _listen_forever(reconnect_delay: float = 0.2):
     broken = False
     while True:
         try:
-            client = redis.Redis.from_url(settings.REDIS_URL, socket_keepalive=True, socket_timeout=window,
-                                          socket_connect_timeout=window, retry=Retry(NoBackoff(), 0))
-            with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+            # A connection of the worker's pool, held for the subscription; waiting for a message is
+            # bounded by `window` below, not by the pool's (shorter) reply timeout.
+            with redis_client().pubsub(ignore_subscribe_messages=True) as pubsub:
                 pubsub.subscribe(REVOCATIONS_CHANNEL, HEARTBEAT_CHANNEL)
                 if broken:
                     logger.info("revocation listener subscribed again")

@@ -235,7 +235,7 @@ def test_refresh_still_writes_its_rows_in_one_transaction(stack, statements, pos
     assert all(statement.in_transaction for statement in writes), writes
 
 
-# ---- the connection health check (authsite/postgresql/base.py) ------------------------------------
+# ---- the connection health check (common/postgresql/base.py) --------------------------------------
 def test_health_check_sees_a_connection_that_postgres_ended(auth_orm):
     from django.db import connection, connections
 

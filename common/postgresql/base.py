@@ -4,7 +4,7 @@ With CONN_HEALTH_CHECKS, Django runs `SELECT 1` before the first query of each r
 connection: one more round trip per request (docs/performance.md, "Token endpoint hot path"). But a
 connection that Postgres ended while it sat idle (a restart, pg_terminate_backend, a timeout) has
 been told so already: the server's last message and the end of the stream wait in its socket. On an
-idle connection of this service nothing else ever arrives (it LISTENs to nothing), so a socket with
+idle connection of these services nothing else ever arrives (they LISTEN to nothing), so a socket with
 anything to read is treated as dead, and Django opens a new connection.
 """
 

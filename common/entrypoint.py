@@ -1,5 +1,5 @@
-#!/usr/bin/env python
-"""Container entrypoint: wait until the database and Redis accept connections, then run the command.
+"""The containers' entrypoint (`python -m common.entrypoint CMD...`): wait until the database and
+Redis accept connections, then run the command.
 
 Compose already orders start-up by health checks; this covers a container restarted on its own, or
 started with `docker run`, while a dependency is still coming up. Hosts come from DATABASE_URL and
