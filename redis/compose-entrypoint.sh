@@ -1,6 +1,6 @@
 #!/bin/sh
 # Redis as Compose runs it: this deployment's users (users.acl.template beside this file, passwords
-# from the environment), then the options Compose passes as arguments (stack/wiring.toml's, which
+# from the environment), then the options Compose passes as arguments (stack/wiring.yaml's, which
 # the local stack uses too: persistence and eviction).
 set -eu
 acl=/tmp/users.acl

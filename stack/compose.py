@@ -22,7 +22,7 @@ ONE_SHOTS = {f"{service}_setup" for service in wiring.SERVICES}
 
 
 def places(service: str) -> dict[str, str]:
-    """Where the Compose stack puts what stack/wiring.toml names in {braces}, as seen from `service`."""
+    """Where the Compose stack puts what stack/wiring.yaml names in {braces}, as seen from `service`."""
     return {"postgres": "postgres:5432", "redis": "redis:6379",
             **{name: f"{spec['host']}:{spec['port']}" for name, spec in wiring.SERVICES.items()},
             "hosts": f"localhost,127.0.0.1,{wiring.SERVICES[service]['host']}",

@@ -6,7 +6,7 @@ so credentials a user already has keep working.
 
 It holds no derived values: PUBLIC_URL is `http://localhost:<PUBLIC_PORT>` unless set here (for
 example to the https:// address of a TLS proxy), and every other URL users see is derived from it
-where it is used (stack/wiring.toml).
+where it is used (stack/wiring.yaml).
 """
 
 import re

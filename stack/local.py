@@ -2,7 +2,7 @@
 
 `make up STACK=local` runs it with its state in `.state/` and nginx on PUBLIC_PORT; the test suite
 runs the same code in a temporary directory on free ports. What runs, configured how, set up how,
-is stack/wiring.toml, which Compose follows too. Postgres runs under pg_ctl; every other
+is stack/wiring.yaml, which Compose follows too. Postgres runs under pg_ctl; every other
 long-running process runs under supervisord, which restarts it when it dies (the table is
 `LocalStack.programs`). `down` stops supervisord with its processes, then Postgres.
 
@@ -98,7 +98,7 @@ class Ports:
 REDIS_PASSWORDS = {"default": "REDIS_PASSWORD", "auth_server": "REDIS_AUTH_PASSWORD",
                    "resource_api": "REDIS_API_PASSWORD", "consumer_demo": "REDIS_DEMO_PASSWORD"}
 
-# The Django services (stack/wiring.toml) and the field of Ports each listens on here.
+# The Django services (stack/wiring.yaml) and the field of Ports each listens on here.
 SERVICES = {"auth_server": "auth", "resource_api": "api", "consumer_demo": "demo"}
 assert SERVICES.keys() == wiring.SERVICES.keys()
 
@@ -138,7 +138,7 @@ class LocalStack:
 
     @property
     def places(self) -> dict[str, str]:
-        """Where this stack puts what stack/wiring.toml names in {braces}."""
+        """Where this stack puts what stack/wiring.yaml names in {braces}."""
         return {"postgres": f"127.0.0.1:{self.ports.postgres}", "redis": f"127.0.0.1:{self.ports.redis}",
                 **{service: f"127.0.0.1:{self.port(service)}" for service in SERVICES},
                 "hosts": "localhost,127.0.0.1",
@@ -171,7 +171,7 @@ class LocalStack:
         return {**os.environ, **self.service_settings(service, bootstrap)}
 
     def service_settings(self, service: str, bootstrap: bool = False) -> dict[str, str]:
-        """What `service` is configured with (stack/wiring.toml), on top of the environment it inherits;
+        """What `service` is configured with (stack/wiring.yaml), on top of the environment it inherits;
         `bootstrap`: what its `manage.py bootstrap` is."""
         return {**self._process_env(service),
                 **wiring.service_env(service, self.places, self._wiring_values, bootstrap), **self.overrides}
@@ -276,7 +276,7 @@ class LocalStack:
         nginx_conf = self.state / "nginx" / "nginx.conf"
         return {
             # Users and passwords: redis/users.acl.template, rendered by up(); persistence and
-            # eviction as stack/wiring.toml declares.
+            # eviction as stack/wiring.yaml declares.
             "redis": Program(
                 ["redis-server", "--port", str(self.ports.redis), "--bind", "127.0.0.1",
                  "--dir", str(self.state / "redis"), "--aclfile", str(self.state / "redis" / "users.acl"),
@@ -287,7 +287,7 @@ class LocalStack:
                 cwd=ROOT / service, env=self.service_settings(service),
                 ready=lambda service=service, path=spec["health"]: http_ok(f"{self.service_url(service)}{path}"))
                for service, spec in wiring.SERVICES.items()},
-            # The revocation relay and the janitor (stack/wiring.toml).
+            # The revocation relay and the janitor (stack/wiring.yaml).
             **{worker: Program(
                 [sys.executable if spec["command"][0] == "python" else spec["command"][0], *spec["command"][1:]],
                 cwd=ROOT / spec["service"], env=self.worker_settings(worker))

@@ -1,4 +1,4 @@
-"""The stack's wiring (stack/wiring.toml), rendered for one stack.
+"""The stack's wiring (stack/wiring.yaml), rendered for one stack.
 
 Each stack supplies its `places` (where Postgres, Redis and the services are reached, which host
 names a service answers to, its directories) and, to render values in full, the values of .env.
@@ -7,10 +7,11 @@ tests/test_wiring.py proves it says what this renders.
 """
 
 import re
-import tomllib
 from pathlib import Path
 
-WIRING = tomllib.loads(Path(__file__).with_name("wiring.toml").read_text())
+import yaml
+
+WIRING = yaml.safe_load(Path(__file__).with_name("wiring.yaml").read_text())
 SERVICES: dict[str, dict] = WIRING["services"]
 WORKERS: dict[str, dict] = WIRING["workers"]
 REDIS_ARGS: list[str] = WIRING["redis"]["args"]

@@ -150,7 +150,7 @@ def demo_client(stack) -> Client:
 
 
 def demo_redirect_uri(stack) -> str:
-    """Where the demo client is registered to receive codes: derived from PUBLIC_URL (stack/wiring.toml)."""
+    """Where the demo client is registered to receive codes: derived from PUBLIC_URL (stack/wiring.yaml)."""
     return f"{stack.url}/callback/"
 
 

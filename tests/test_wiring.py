@@ -1,4 +1,4 @@
-"""The wiring is declared once (stack/wiring.toml): the local stack runs what it renders, and
+"""The wiring is declared once (stack/wiring.yaml): the local stack runs what it renders, and
 docker-compose.yml says exactly the same. In-process, in about a second: no stack is started."""
 
 import re

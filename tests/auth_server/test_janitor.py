@@ -1,4 +1,4 @@
-"""The local stack runs the janitor Compose runs (stack/wiring.toml): cleartokens deletes expired tokens."""
+"""The local stack runs the janitor Compose runs (stack/wiring.yaml): cleartokens deletes expired tokens."""
 
 import hashlib
 import time
