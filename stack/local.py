@@ -102,6 +102,7 @@ REDIS_PASSWORDS = {"default": "REDIS_PASSWORD", "auth_server": "REDIS_AUTH_PASSW
 SERVICES = {"auth_server": "auth", "resource_api": "api", "consumer_demo": "demo"}
 assert SERVICES.keys() == wiring.SERVICES.keys()
 
+
 @dataclass
 class Program:
     """A long-running process run by supervisord: started, and restarted whenever it exits."""
