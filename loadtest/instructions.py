@@ -116,7 +116,7 @@ def main():
             # Only its Postgres is used: the other services would take CPU from the count's run.
             for service in ("consumer_demo", "resource_api", "auth_server"):
                 stack.stop_service(service)
-            env = stack.service_env("auth_server")
+            env = stack.service_env("auth_server", bootstrap=True)  # with the load-test client
             counts = {name: count(path / "auth_server", env, args.requests) for name, path in checkouts.items()}
     finally:
         for name, path in checkouts.items():

@@ -14,7 +14,7 @@ With the web UI (http://localhost:8089), from the repository root:
     .venv/bin/python -m locust -f loadtest/locustfile.py ApiUser RefreshingUser
 
 Credentials and the URL come from the environment, or from the `.env` file (LOADTEST_ENV_FILE to
-use another one): PUBLIC_URL, LOADTEST_CLIENT_ID/SECRET, DEMO_CLIENT_ID/SECRET/REDIRECT_URI,
+use another one): PUBLIC_URL (or PUBLIC_PORT), LOADTEST_CLIENT_ID/SECRET, DEMO_CLIENT_ID/SECRET,
 DEMO_USERNAME/PASSWORD. LOADTEST_RATE_PER_USER (requests/s) paces every user at a fixed rate.
 """
 
@@ -41,10 +41,11 @@ def _settings() -> dict[str, str]:
 
 
 SETTINGS = _settings()
-HOST = SETTINGS.get("PUBLIC_URL", "http://localhost:8080").rstrip("/")
+# As stack/envfile.py's public_url (this file also runs in the locust image, which has no stack/).
+HOST = (SETTINGS.get("PUBLIC_URL") or f"http://localhost:{SETTINGS.get('PUBLIC_PORT') or 8080}").rstrip("/")
 MACHINE_CLIENT = (SETTINGS.get("LOADTEST_CLIENT_ID", ""), SETTINGS.get("LOADTEST_CLIENT_SECRET", ""))
 DEMO_CLIENT = Client(SETTINGS.get("DEMO_CLIENT_ID", ""), SETTINGS.get("DEMO_CLIENT_SECRET", ""),
-                     SETTINGS.get("DEMO_REDIRECT_URI", f"{HOST}/callback/"))
+                     f"{HOST}/callback/")
 # Users refresh this long before their access token expires, and at the latest this often (rotation).
 REFRESH_EVERY = float(SETTINGS.get("LOADTEST_REFRESH_EVERY", 30))
 

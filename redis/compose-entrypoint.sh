@@ -1,7 +1,7 @@
 #!/bin/sh
 # Redis as Compose runs it: this deployment's users (users.acl.template beside this file, passwords
-# from the environment), an append-only file and no snapshots, and no eviction (a lost revocation
-# marker would be a lost revocation). The same options as the redis entry of stack/local.py's programs().
+# from the environment), then the options Compose passes as arguments (stack/wiring.yaml's, which
+# the local stack uses too: persistence and eviction).
 set -eu
 acl=/tmp/users.acl
 umask 077
@@ -13,4 +13,4 @@ sed -e '/^#/d' \
     "$(dirname "$0")/users.acl.template" > "$acl"
 # The official image starts as root and drops to `redis`, which must be able to read the file.
 if [ "$(id -u)" = 0 ]; then chown redis "$acl"; fi
-exec docker-entrypoint.sh redis-server --aclfile "$acl" --save "" --appendonly yes --maxmemory-policy noeviction
+exec docker-entrypoint.sh redis-server --aclfile "$acl" "$@"

@@ -55,7 +55,7 @@ def main():
         local("status")
     elif args.command == "logs":
         if use_compose:
-            subprocess.run(compose.argv("logs", "--follow", "--tail=100"))
+            subprocess.run(compose.argv("logs", "--follow", "--tail=100"), env=compose.environ)
         else:
             subprocess.run(["tail", "-n", "20", "-F", *map(str, (LOCAL_STATE / "logs").glob("*.log"))])
     elif args.command == "oidc-keys":

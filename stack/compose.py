@@ -6,17 +6,27 @@ throwaway copy of it (stack/compose_ci.py). Works with `docker compose` (v2) and
 """
 
 import json
+import os
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stack import wiring
 from stack.envfile import ensure_env_file
 from stack.local import ROOT, http_ok
 
-# Containers that run their set-up and exit; every other one keeps running.
-ONE_SHOTS = {"auth_setup", "api_setup", "demo_setup"}
+# Containers that run their service's `manage.py bootstrap` and exit; every other one keeps running.
+ONE_SHOTS = {f"{service}_setup" for service in wiring.SERVICES}
+
+
+def places(service: str) -> dict[str, str]:
+    """Where the Compose stack puts what stack/wiring.yaml names in {braces}, as seen from `service`."""
+    return {"postgres": "postgres:5432", "redis": "redis:6379",
+            **{name: f"{spec['host']}:{spec['port']}" for name, spec in wiring.SERVICES.items()},
+            "hosts": f"localhost,127.0.0.1,{wiring.SERVICES[service]['host']}",
+            "static": "/srv/static", "oidc": "/var/lib/oidc"}
 
 
 def compose_command() -> list[str] | None:
@@ -52,6 +62,11 @@ class ComposeStack:
     def url(self) -> str:
         return self.env["PUBLIC_URL"].rstrip("/")
 
+    @property
+    def environ(self) -> dict[str, str]:
+        """Compose's environment: PUBLIC_URL resolved (stack/envfile.py), which .env need not hold."""
+        return {**os.environ, "PUBLIC_URL": self.url}
+
     def argv(self, *args: str) -> list[str]:
         project = ["--project-name", self.project] if self.project else []
         return [*self.command, "--project-directory", str(ROOT), "--file", str(ROOT / "docker-compose.yml"),
@@ -59,7 +74,7 @@ class ComposeStack:
 
     def run(self, *args: str, capture: bool = False, quiet: bool = False) -> str:
         """Run a Compose command; `capture` returns its output, `quiet` shows it only if it fails."""
-        done = subprocess.run(self.argv(*args), cwd=ROOT, text=True,
+        done = subprocess.run(self.argv(*args), cwd=ROOT, text=True, env=self.environ,
                               stdout=subprocess.PIPE if capture or quiet else None,
                               stderr=subprocess.PIPE if quiet else None)
         if done.returncode:

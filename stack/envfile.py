@@ -3,8 +3,13 @@
 Both stacks (local processes and Docker Compose) read the same file. It is created on the first
 `make up`; keys added to the project later are appended to an existing file, never overwritten,
 so credentials a user already has keep working.
+
+It holds no derived values: PUBLIC_URL is `http://localhost:<PUBLIC_PORT>` unless set here (for
+example to the https:// address of a TLS proxy), and every other URL users see is derived from it
+where it is used (stack/wiring.yaml).
 """
 
+import re
 import secrets
 from pathlib import Path
 
@@ -26,12 +31,15 @@ def _client_id() -> str:
     return secrets.token_urlsafe(24)
 
 
+def public_url(env: dict[str, str]) -> str:
+    """The URL users reach the stack at: PUBLIC_URL if .env sets it, else localhost on PUBLIC_PORT."""
+    return (env.get("PUBLIC_URL") or f"http://localhost:{env.get('PUBLIC_PORT') or DEFAULT_PUBLIC_PORT}").rstrip("/")
+
+
 def generated_values(public_port: int = DEFAULT_PUBLIC_PORT) -> dict[str, str]:
     """Fresh values for every key the stack needs, in the order they are written."""
-    public_url = f"http://localhost:{public_port}"
     return {
         "PUBLIC_PORT": str(public_port),
-        "PUBLIC_URL": public_url,
         # Django signing keys, one per service.
         "AUTH_SECRET_KEY": _secret(),
         "API_SECRET_KEY": _secret(),
@@ -54,7 +62,6 @@ def generated_values(public_port: int = DEFAULT_PUBLIC_PORT) -> dict[str, str]:
         "DEMO_PASSWORD": _secret(12),
         "DEMO_CLIENT_ID": _client_id(),
         "DEMO_CLIENT_SECRET": _client_secret(),
-        "DEMO_REDIRECT_URI": f"{public_url}/callback/",
         "API_CLIENT_ID": _client_id(),
         "API_CLIENT_SECRET": _client_secret(),
         "LOADTEST_CLIENT_ID": _client_id(),
@@ -65,7 +72,11 @@ def generated_values(public_port: int = DEFAULT_PUBLIC_PORT) -> dict[str, str]:
 
 
 def ensure_env_file(path: Path, public_port: int = DEFAULT_PUBLIC_PORT) -> dict[str, str]:
-    """Create `path` if absent, append any missing keys, and return its values."""
+    """Create `path` if absent, append any missing keys, and return its values with PUBLIC_URL resolved.
+
+    `public_port` is for a new file; an existing one keeps its PUBLIC_PORT.
+    """
+    _drop_derived(path)
     existing = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.exists() else {}
     missing = {k: v for k, v in generated_values(public_port).items() if k not in existing}
     if missing:
@@ -73,4 +84,20 @@ def ensure_env_file(path: Path, public_port: int = DEFAULT_PUBLIC_PORT) -> dict[
         with path.open("a") as f:
             f.write(header + "".join(f"{k}={v}\n" for k, v in missing.items()))
         path.chmod(0o600)
-    return {**existing, **missing}
+    values = {**existing, **missing}
+    return {**values, "PUBLIC_URL": public_url(values)}
+
+
+def _drop_derived(path: Path):
+    """Remove the URLs earlier versions wrote from the port of the time (DEMO_REDIRECT_URI, and a
+    PUBLIC_URL of http://localhost:<port> beside it), so that PUBLIC_PORT decides them again."""
+    if not path.exists():
+        return
+    values = dotenv_values(path)
+    if "DEMO_REDIRECT_URI" not in values:
+        return
+    drop = {"DEMO_REDIRECT_URI"}
+    if re.fullmatch(r"http://localhost:\d+/?", values.get("PUBLIC_URL") or ""):
+        drop.add("PUBLIC_URL")
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if line.split("=", 1)[0].strip() not in drop))

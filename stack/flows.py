@@ -147,7 +147,12 @@ def client_credentials_token(base_url: str, client: Client, scope: str = "read")
 
 def demo_client(stack) -> Client:
     e = stack.env
-    return Client(e["DEMO_CLIENT_ID"], e["DEMO_CLIENT_SECRET"], e["DEMO_REDIRECT_URI"])
+    return Client(e["DEMO_CLIENT_ID"], e["DEMO_CLIENT_SECRET"], demo_redirect_uri(stack))
+
+
+def demo_redirect_uri(stack) -> str:
+    """Where the demo client is registered to receive codes: derived from PUBLIC_URL (stack/wiring.yaml)."""
+    return f"{stack.url}/callback/"
 
 
 def loadtest_client(stack) -> Client:

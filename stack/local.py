@@ -1,7 +1,8 @@
 """The local stack: Postgres, Redis, the three Django services and nginx as plain processes.
 
 `make up STACK=local` runs it with its state in `.state/` and nginx on PUBLIC_PORT; the test suite
-runs the same code in a temporary directory on free ports. Postgres runs under pg_ctl; every other
+runs the same code in a temporary directory on free ports. What runs, configured how, set up how,
+is stack/wiring.yaml, which Compose follows too. Postgres runs under pg_ctl; every other
 long-running process runs under supervisord, which restarts it when it dies (the table is
 `LocalStack.programs`). `down` stops supervisord with its processes, then Postgres.
 
@@ -28,7 +29,8 @@ from pathlib import Path
 import psutil
 from supervisor.xmlrpc import Faults, SupervisorTransport
 
-from stack.envfile import ensure_env_file
+from stack import wiring
+from stack.envfile import ensure_env_file, public_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,13 +98,9 @@ class Ports:
 REDIS_PASSWORDS = {"default": "REDIS_PASSWORD", "auth_server": "REDIS_AUTH_PASSWORD",
                    "resource_api": "REDIS_API_PASSWORD", "consumer_demo": "REDIS_DEMO_PASSWORD"}
 
-# The three Django services: directory, WSGI module, and which port they listen on.
-SERVICES = {
-    "auth_server": ("authsite.wsgi", "auth"),
-    "resource_api": ("apisite.wsgi", "api"),
-    "consumer_demo": ("demosite.wsgi", "demo"),
-}
-
+# The Django services (stack/wiring.yaml) and the field of Ports each listens on here.
+SERVICES = {"auth_server": "auth", "resource_api": "api", "consumer_demo": "demo"}
+assert SERVICES.keys() == wiring.SERVICES.keys()
 
 
 @dataclass
@@ -138,7 +136,19 @@ class LocalStack:
     # ---- derived locations -------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://localhost:{self.ports.public}"
+        """PUBLIC_URL: what users reach, and what every URL the services hand out names."""
+        return public_url(self.env)
+
+    @property
+    def places(self) -> dict[str, str]:
+        """Where this stack puts what stack/wiring.yaml names in {braces}."""
+        return {"postgres": f"127.0.0.1:{self.ports.postgres}", "redis": f"127.0.0.1:{self.ports.redis}",
+                **{service: f"127.0.0.1:{self.port(service)}" for service in SERVICES},
+                "hosts": "localhost,127.0.0.1",
+                "static": str(self.state / "static"), "oidc": str(self.state / "oidc")}
+
+    def port(self, service: str) -> int:
+        return getattr(self.ports, SERVICES[service])
 
     def redis_url(self, user: str = "default", db: int = 0) -> str:
         """A Redis URL as `user` (redis/users.acl.template); `default` is the operators' account."""
@@ -150,7 +160,7 @@ class LocalStack:
         return f"postgres://{name}:{password}@127.0.0.1:{self.ports.postgres}/{name}"
 
     def service_url(self, service: str) -> str:
-        return f"http://127.0.0.1:{getattr(self.ports, SERVICES[service][1])}"
+        return f"http://127.0.0.1:{self.port(service)}"
 
     def log(self, name: str) -> Path:
         return self.state / "logs" / f"{name}.log"
@@ -160,57 +170,42 @@ class LocalStack:
         return self.state / "run" / "supervisord.conf"
 
     # ---- environment of each service -----------------------------------------------------------
-    def service_env(self, service: str) -> dict[str, str]:
-        return {**os.environ, **self.service_settings(service)}
+    def service_env(self, service: str, bootstrap: bool = False) -> dict[str, str]:
+        return {**os.environ, **self.service_settings(service, bootstrap)}
 
-    def service_settings(self, service: str) -> dict[str, str]:
-        """What `service` is configured with, on top of the environment it inherits."""
-        e = self.env
-        common = {
-            "PUBLIC_URL": self.url,
-            "ALLOWED_HOSTS": "localhost,127.0.0.1",
-            "STATIC_ROOT": str(self.state / "static" / service),
-            "GUNICORN_BIND": f"127.0.0.1:{getattr(self.ports, SERVICES[service][1])}",
+    def service_settings(self, service: str, bootstrap: bool = False) -> dict[str, str]:
+        """What `service` is configured with (stack/wiring.yaml), on top of the environment it inherits;
+        `bootstrap`: what its `manage.py bootstrap` is."""
+        return {**self._process_env(service),
+                **wiring.service_env(service, self.places, self._wiring_values, bootstrap), **self.overrides,
+                **self.service_overrides.get(service, {})}
+
+    def worker_settings(self, worker: str) -> dict[str, str]:
+        service = wiring.WORKERS[worker]["service"]
+        return {**self._process_env(service),
+                **wiring.worker_env(worker, self.places, self._wiring_values), **self.overrides}
+
+    @property
+    def _wiring_values(self) -> dict[str, str]:
+        return {**self.env, "PUBLIC_URL": self.url}
+
+    def _process_env(self, service: str) -> dict[str, str]:
+        """What running as a local process takes, where the containers have it from their image."""
+        return {
+            "GUNICORN_BIND": f"127.0.0.1:{self.port(service)}",
             "PYTHONUNBUFFERED": "1",
             # Explicit, not inherited: the test process may have another service's settings loaded.
-            "DJANGO_SETTINGS_MODULE": SERVICES[service][0].replace(".wsgi", ".settings"),
+            "DJANGO_SETTINGS_MODULE": wiring.SERVICES[service]["wsgi"].replace(".wsgi", ".settings"),
+            # `python` in a declared command (a worker's shell loop) is this interpreter.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)]),
         }
-        auth_internal = self.service_url("auth_server")
-        specific = {
-            "auth_server": {
-                "SECRET_KEY": e["AUTH_SECRET_KEY"],
-                "DATABASE_URL": self.database_url("auth"),
-                "REDIS_URL": self.redis_url("auth_server"),
-                "OIDC_KEY_FILE": str(self.state / "oidc" / "private.pem"),
-                **{k: e[k] for k in e if k.startswith(("DEMO_", "API_CLIENT_", "LOADTEST_", "DEVICE_", "ADMIN_", "LOGIN_"))},
-            },
-            "resource_api": {
-                "SECRET_KEY": e["API_SECRET_KEY"],
-                "DATABASE_URL": self.database_url("posts"),
-                "REDIS_URL": self.redis_url("resource_api"),
-                "TOKEN_CACHE_KEY": e["API_TOKEN_CACHE_KEY"],
-                "AUTH_INTERNAL_URL": auth_internal,
-                "INTROSPECTION_CLIENT_ID": e["API_CLIENT_ID"],
-                "INTROSPECTION_CLIENT_SECRET": e["API_CLIENT_SECRET"],
-            },
-            "consumer_demo": {
-                "SECRET_KEY": e["DEMO_SECRET_KEY"],
-                "REDIS_URL": self.redis_url("consumer_demo", db=1),
-                "AUTH_INTERNAL_URL": auth_internal,
-                "API_INTERNAL_URL": self.service_url("resource_api"),
-                "OAUTH_CLIENT_ID": e["DEMO_CLIENT_ID"],
-                "OAUTH_CLIENT_SECRET": e["DEMO_CLIENT_SECRET"],
-                "OAUTH_REDIRECT_URI": e["DEMO_REDIRECT_URI"],
-                "DEVICE_CLIENT_ID": e["DEVICE_CLIENT_ID"],
-            },
-        }[service]
-        return {**common, **specific, **self.overrides, **self.service_overrides.get(service, {})}
 
-    def manage(self, service: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def manage(self, service: str, *args: str, check: bool = True, bootstrap: bool = False
+               ) -> subprocess.CompletedProcess:
         """Run a Django management command of `service` against this stack."""
         return subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=ROOT / service, env=self.service_env(service),
+            cwd=ROOT / service, env=self.service_env(service, bootstrap),
             check=check, capture_output=True, text=True,
         )
 
@@ -284,22 +279,23 @@ class LocalStack:
         """Every long-running process except Postgres, in start order: adding one is adding an entry."""
         nginx_conf = self.state / "nginx" / "nginx.conf"
         return {
-            # Persistence as in Compose (an append-only file); never evict: a lost marker is a lost
-            # revocation. Users and passwords: redis/users.acl.template, rendered by up().
+            # Users and passwords: redis/users.acl.template, rendered by up(); persistence and
+            # eviction as stack/wiring.yaml declares.
             "redis": Program(
                 ["redis-server", "--port", str(self.ports.redis), "--bind", "127.0.0.1",
                  "--dir", str(self.state / "redis"), "--aclfile", str(self.state / "redis" / "users.acl"),
-                 "--save", "", "--appendonly", "yes", "--maxmemory-policy", "noeviction"],
+                 *wiring.REDIS_ARGS],
                 ready=lambda: port_open(self.ports.redis)),
             **{service: Program(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", wsgi],
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", spec["wsgi"]],
                 cwd=ROOT / service, env=self.service_settings(service),
-                ready=lambda service=service: http_ok(f"{self.service_url(service)}/readyz"))
-               for service, (wsgi, _) in SERVICES.items()},
-            # Copies revocations into Redis and heartbeats (auth_server/oauth/revocation.py).
-            "revocation_relay": Program(
-                [sys.executable, "manage.py", "revocation_relay"],
-                cwd=ROOT / "auth_server", env=self.service_settings("auth_server")),
+                ready=lambda service=service, path=spec["health"]: http_ok(f"{self.service_url(service)}{path}"))
+               for service, spec in wiring.SERVICES.items()},
+            # The revocation relay and the janitor (stack/wiring.yaml).
+            **{worker: Program(
+                [sys.executable if spec["command"][0] == "python" else spec["command"][0], *spec["command"][1:]],
+                cwd=ROOT / spec["service"], env=self.worker_settings(worker))
+               for worker, spec in wiring.WORKERS.items()},
             "nginx": Program(
                 ["nginx", "-p", str(nginx_conf.parent), "-c", str(nginx_conf), "-g", "daemon off;"],
                 ready=lambda: port_open(self.ports.public)),
@@ -409,16 +405,10 @@ class LocalStack:
 
     # ---- Django services ---------------------------------------------------------------------
     def prepare(self, service: str):
-        """Migrations, static files and first-start set-up; all idempotent."""
-        steps = {
-            "auth_server": [["migrate", "--noinput"], ["ensure_oidc_key"], ["seed_demo"]],
-            "resource_api": [["migrate", "--noinput"]],
-            "consumer_demo": [],
-        }[service]
-        for args in [*steps, ["collectstatic", "--noinput", "--clear"]]:
-            done = self.manage(service, *args, check=False)
-            if done.returncode:
-                raise RuntimeError(f"{service}: manage.py {' '.join(args)} failed\n{done.stdout}\n{done.stderr}")
+        """`manage.py bootstrap` (migrations, keys, seed data, static files), as Compose's set-up does."""
+        done = self.manage(service, "bootstrap", check=False, bootstrap=True)
+        if done.returncode:
+            raise RuntimeError(f"{service}: manage.py bootstrap failed\n{done.stdout}\n{done.stderr}")
 
     def start_service(self, service: str):
         self.start(service)
@@ -482,8 +472,9 @@ class LocalStack:
                 self.start_nginx()
             else:
                 self.start(name)
-        wait_for(lambda: http_ok(f"{self.url}/o/.well-known/openid-configuration"), "nginx -> auth_server",
-                 log=self.log("nginx-error"))
+        # On its own port, not PUBLIC_URL, which may name a TLS proxy in front of it.
+        wait_for(lambda: http_ok(f"http://localhost:{self.ports.public}/o/.well-known/openid-configuration"),
+                 "nginx -> auth_server", log=self.log("nginx-error"))
 
     def down(self):
         self._stop_unsupervised()
@@ -498,7 +489,7 @@ class LocalStack:
         checks = {
             "postgres": port_open(self.ports.postgres),
             "redis": port_open(self.ports.redis),
-            **{s: http_ok(f"{self.service_url(s)}/readyz") for s in SERVICES},
+            **{s: http_ok(f"{self.service_url(s)}{spec['health']}") for s, spec in wiring.SERVICES.items()},
             "nginx": port_open(self.ports.public),
         }
         return checks

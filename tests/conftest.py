@@ -76,7 +76,8 @@ def auth_orm(_auth_django):
 def _auth_django(stack):
     if isinstance(stack, ExternalStack):
         pytest.skip("needs the local stack's database")
-    os.environ.update(stack.service_env("auth_server"))
+    # Its bootstrap's environment: the server's, plus the seeded users and clients (tests run seed_demo).
+    os.environ.update(stack.service_env("auth_server", bootstrap=True))
     os.environ["DJANGO_SETTINGS_MODULE"] = "authsite.settings"
     sys.path.insert(0, str(ROOT / "auth_server"))
     import django

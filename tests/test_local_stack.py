@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
 from stack.envfile import generated_values
@@ -52,3 +53,11 @@ def test_up_is_idempotent_and_data_survives_down_and_up(own_stack):
     assert requests.get(f"{s.url}/o/.well-known/jwks.json").json() == jwks, "the OIDC key was kept"
     again = flows.login(s.url, s.env["DEMO_USERNAME"], s.env["DEMO_PASSWORD"])
     assert flows.authorization_code_tokens(s.url, again, flows.demo_client(s))["access_token"]
+
+
+def test_redis_keeps_an_append_only_file_and_never_evicts(stack):
+    """As in Compose (stack/wiring.yaml; tests/compose/test_redis.py)."""
+    if not isinstance(stack, LocalStack):
+        pytest.skip("the local stack's Redis")
+    config = redis.Redis.from_url(stack.redis_url(), decode_responses=True).config_get("*")
+    assert (config["appendonly"], config["maxmemory-policy"], config["save"]) == ("yes", "noeviction", "")

@@ -1,7 +1,7 @@
 """Configuration that must hold before the auth server answers anything (Django's system checks).
 
-`manage.py check` runs them, and so does every management command, the set-up included; the
-signing key's presence only with `check --deploy` (the set-up creates it after migrating).
+`manage.py check` runs them, and so does every management command; the signing key's presence only
+with `check --deploy`, which `manage.py bootstrap` runs once it has created the key.
 """
 
 from django.conf import settings
@@ -36,9 +36,15 @@ def restricted_scopes(app_configs, **kwargs):
     return []
 
 
+def _signing_key_pem() -> str:
+    # Read now, not from the settings: the key is read from its file at each use (oauth/signing_keys.py).
+    path = settings.OIDC_KEY_FILE
+    return path.read_text() if path.exists() else ""
+
+
 @checks.register(checks.Tags.security)
 def signing_key(app_configs, **kwargs):
-    pem = settings.OAUTH2_PROVIDER.get("OIDC_RSA_PRIVATE_KEY", "")
+    pem = _signing_key_pem()
     if not settings.OAUTH2_PROVIDER.get("OIDC_ENABLED") or not pem:
         return []
     try:
@@ -55,7 +61,7 @@ def signing_key(app_configs, **kwargs):
 
 @checks.register(checks.Tags.security, deploy=True)
 def signing_key_present(app_configs, **kwargs):
-    if settings.OAUTH2_PROVIDER.get("OIDC_ENABLED") and not settings.OAUTH2_PROVIDER.get("OIDC_RSA_PRIVATE_KEY"):
+    if settings.OAUTH2_PROVIDER.get("OIDC_ENABLED") and not _signing_key_pem():
         return [checks.Error(f"No OIDC signing key at {settings.OIDC_KEY_FILE}.",
                              hint="Run manage.py ensure_oidc_key (the set-up does).", id="oauth.E006")]
     return []

@@ -170,7 +170,7 @@ AUTHORIZE_CASES = {
 def test_authorization_endpoint_shows_a_page(stack, stored, case):
     session, _ = stored
     e = stack.env
-    query = AUTHORIZE_CASES[case].format(cid=e["DEMO_CLIENT_ID"], ru=e["DEMO_REDIRECT_URI"], ch=CHALLENGE)
+    query = AUTHORIZE_CASES[case].format(cid=e["DEMO_CLIENT_ID"], ru=flows.demo_redirect_uri(stack), ch=CHALLENGE)
     r = session.get(f"{stack.url}/o/authorize/?{query}", allow_redirects=False)
     assert_readable_4xx(r)
     assert "Location" not in r.headers
@@ -186,9 +186,9 @@ def test_authorization_endpoint_shows_a_page(stack, stored, case):
 def test_authorization_errors_for_a_known_client_go_back_to_it(stack, stored, extra, error):
     session, _ = stored
     r = session.get(f"{stack.url}/o/authorize/?client_id={stack.env['DEMO_CLIENT_ID']}"
-                    f"&redirect_uri={stack.env['DEMO_REDIRECT_URI']}&state=s{extra}", allow_redirects=False)
+                    f"&redirect_uri={flows.demo_redirect_uri(stack)}&state=s{extra}", allow_redirects=False)
     params = flows.code_from(r)
-    assert r.headers["Location"].startswith(stack.env["DEMO_REDIRECT_URI"])
+    assert r.headers["Location"].startswith(flows.demo_redirect_uri(stack))
     assert params["error"] == error and params["state"] == "s"
     assert params["iss"] == f"{stack.url}/o"  # RFC 9207: on errors too
 

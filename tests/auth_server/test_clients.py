@@ -274,3 +274,13 @@ def test_admin_resets_a_secret_and_cannot_type_one(stack, auth_orm, admin_sessio
     new = SECRET_ON_PAGE.search(reset.text).group(1)
     assert flows.client_credentials_token(stack.url, flows.Client(app.client_id, old)).status_code == 401
     assert flows.client_credentials_token(stack.url, flows.Client(app.client_id, new)).status_code == 200
+
+
+def test_seeded_demo_client_is_registered_where_the_demo_sends_codes(stack, auth_orm):
+    """Both derive from PUBLIC_URL (stack/wiring.yaml): on the suite's stack, a free port, not 8080."""
+    from oauth2_provider.models import get_application_model
+
+    app = get_application_model().objects.get(client_id=stack.env["DEMO_CLIENT_ID"])
+    sent = stack.service_settings("consumer_demo")["OAUTH_REDIRECT_URI"]
+    assert app.redirect_uris == sent == f"http://localhost:{stack.ports.public}/callback/"
+    assert app.post_logout_redirect_uris == f"http://localhost:{stack.ports.public}/"

@@ -35,3 +35,11 @@ def test_revocations_reach_redis_and_the_relay_heartbeats(compose):
     assert redis_cli(compose, "GET", "oauth2:revocations:epoch") == run_id.strip()
     # Every API worker listens for heartbeats.
     assert int(redis_cli(compose, "PUBSUB", "NUMSUB", "oauth2:revocations:heartbeat").split()[-1]) >= 1
+
+
+def test_redis_keeps_an_append_only_file_and_never_evicts(compose):
+    """The options of stack/wiring.yaml, passed through redis/compose-entrypoint.sh (tests/test_wiring.py
+    checks the local stack's command line; test_local_stack.py its running Redis)."""
+    assert redis_cli(compose, "CONFIG", "GET", "appendonly").split() == ["appendonly", "yes"]
+    assert redis_cli(compose, "CONFIG", "GET", "maxmemory-policy").split() == ["maxmemory-policy", "noeviction"]
+    assert redis_cli(compose, "CONFIG", "GET", "save").split() == ["save"]

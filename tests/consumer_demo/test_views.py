@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests import flows
 from tests.consumer_demo.conftest import heading, text_of
 
 SCOPES = ("openid", "profile", "email", "read", "write")
@@ -35,7 +36,7 @@ def test_authorization_request_carries_pkce_state_and_nonce_fresh_each_time(visi
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{stack.url}/o/authorize/"
     assert params["response_type"] == "code"
     assert params["client_id"] == stack.env["DEMO_CLIENT_ID"]
-    assert params["redirect_uri"] == stack.env["DEMO_REDIRECT_URI"]
+    assert params["redirect_uri"] == flows.demo_redirect_uri(stack)
     assert params["scope"] == "openid read write"
     assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) == 43
     for name in ("state", "nonce", "code_challenge"):

@@ -38,7 +38,7 @@ def new_client(stack, issuer):
 def demo_client(stack, new_client) -> OAuth2Client:
     """The consumer demo's client: confidential, authorization code + PKCE, OpenID Connect."""
     e = stack.env
-    return new_client(e["DEMO_CLIENT_ID"], e["DEMO_CLIENT_SECRET"], redirect_uri=e["DEMO_REDIRECT_URI"])
+    return new_client(e["DEMO_CLIENT_ID"], e["DEMO_CLIENT_SECRET"], redirect_uri=f"{stack.url}/callback/")
 
 
 @pytest.fixture(scope="session")

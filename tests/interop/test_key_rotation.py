@@ -42,7 +42,7 @@ def original_key_restored(stack):
 
 def sign_in(stack, client: OAuth2Client, session):
     """Authorization code + PKCE, driven by the library; the user consents in `session`."""
-    request = client.authorization_request(scope="openid profile", redirect_uri=stack.env["DEMO_REDIRECT_URI"])
+    request = client.authorization_request(scope="openid profile", redirect_uri=f"{stack.url}/callback/")
     page = session.get(str(request.uri), allow_redirects=False)
     assert page.status_code == 200, page.text[:300]
     answer = flows.submit_form(session, page, {}, submit="allow", allow_redirects=False)

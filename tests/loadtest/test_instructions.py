@@ -5,7 +5,7 @@ from stack.local import ROOT
 
 
 def test_instruction_counts_are_per_request_and_repeatable(stack):
-    env = stack.service_env("auth_server")
+    env = stack.service_env("auth_server", bootstrap=True)  # with the load-test client
 
     fewer, more = count(ROOT / "auth_server", env, 20), count(ROOT / "auth_server", env, 60)
 

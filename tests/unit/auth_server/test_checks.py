@@ -3,7 +3,6 @@
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from django.conf import settings
 from django.core import checks
 from django.test import override_settings
 
@@ -20,16 +19,20 @@ def pem(key) -> str:
                              serialization.NoEncryption()).decode()
 
 
-def provider(**changes) -> dict:
-    return {**settings.OAUTH2_PROVIDER, **changes}
-
-
 RSA_KEY = pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
 
-def test_this_configuration_passes():
-    with override_settings(OAUTH2_PROVIDER=provider(OIDC_RSA_PRIVATE_KEY=RSA_KEY)):
-        assert errors(deploy=True) == set()
+@pytest.fixture
+def key_file(tmp_path):
+    """The signing key's file (OIDC_KEY_FILE), empty until a test writes it."""
+    path = tmp_path / "private.pem"
+    with override_settings(OIDC_KEY_FILE=path):
+        yield path
+
+
+def test_this_configuration_passes(key_file):
+    key_file.write_text(RSA_KEY)
+    assert errors(deploy=True) == set()
 
 
 def test_the_client_secret_hasher_must_be_installed():
@@ -49,12 +52,11 @@ def test_every_restricted_scope_must_exist():
 
 @pytest.mark.parametrize("key, error", [("not a key", "oauth.E004"),
                                         (pem(ec.generate_private_key(ec.SECP256R1())), "oauth.E005")])
-def test_the_signing_key_must_be_a_readable_rsa_private_key(key, error):
-    with override_settings(OAUTH2_PROVIDER=provider(OIDC_RSA_PRIVATE_KEY=key)):
-        assert error in errors()
+def test_the_signing_key_must_be_a_readable_rsa_private_key(key_file, key, error):
+    key_file.write_text(key)
+    assert error in errors()
 
 
-def test_a_missing_signing_key_fails_the_deployment_check_only():
-    with override_settings(OAUTH2_PROVIDER=provider(OIDC_RSA_PRIVATE_KEY="")):
-        assert "oauth.E006" not in errors()
-        assert "oauth.E006" in errors(deploy=True)
+def test_a_missing_signing_key_fails_the_deployment_check_only(key_file):
+    assert "oauth.E006" not in errors()
+    assert "oauth.E006" in errors(deploy=True)

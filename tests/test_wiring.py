@@ -1,0 +1,182 @@
+"""The wiring is declared once (stack/wiring.yaml): the local stack runs what it renders, and
+docker-compose.yml says exactly the same. In-process, in about a second: no stack is started."""
+
+import re
+import sys
+
+import pytest
+import yaml
+from dotenv import dotenv_values
+
+from stack import wiring
+from stack.compose import ONE_SHOTS, ComposeStack, places
+from stack.envfile import ensure_env_file, generated_values
+from stack.local import ROOT, LocalStack, Ports
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+# What the local stack sets for running as a process; the containers' images set their own.
+PROCESS_KEYS = {"GUNICORN_BIND", "PYTHONUNBUFFERED", "DJANGO_SETTINGS_MODULE", "PATH"}
+BOOTSTRAP = ["python", "manage.py", "bootstrap"]
+
+
+def compose_value(value: str, env: dict[str, str]) -> str:
+    """What Compose makes of a value in docker-compose.yml: $$ is $; ${NAME}, ${NAME:-default}, ${NAME:?error}."""
+    def field(match: re.Match) -> str:
+        name, op, arg = match.groups()
+        if name is None:
+            return "$"
+        if env.get(name):
+            return env[name]
+        if op == ":-":
+            return arg
+        raise KeyError(f"Compose would stop: {name} is unset ({arg})")
+    return re.sub(r"\$\$|\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", field, value)
+
+
+def compose_env(name: str, env: dict[str, str]) -> dict[str, str]:
+    return {key: compose_value(str(value), env) for key, value in COMPOSE[name]["environment"].items()}
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    """A fresh .env as `make up` writes it, and its values as both stacks read them."""
+    return ensure_env_file(tmp_path / ".env")
+
+
+@pytest.fixture
+def local(tmp_path, env) -> LocalStack:
+    return LocalStack(tmp_path / "state", env, Ports.free())
+
+
+def test_compose_runs_the_declared_services_their_set_up_and_workers_and_nothing_else():
+    declared = {*wiring.SERVICES, *ONE_SHOTS, *wiring.WORKERS}
+    assert set(COMPOSE) - declared == {"postgres", "redis", "nginx", "locust"}
+    assert declared <= set(COMPOSE)
+
+
+@pytest.mark.parametrize("service", wiring.SERVICES)
+def test_compose_service_is_wired_as_declared(service, env):
+    spec = wiring.SERVICES[service]
+    assert compose_env(service, env) == wiring.service_env(service, places(service), env)
+    assert COMPOSE[service]["networks"]["default"]["aliases"] == [spec["host"]]
+    assert f"http://127.0.0.1:{spec['port']}{spec['health']}" in " ".join(COMPOSE[service]["healthcheck"]["test"])
+    setup = COMPOSE[f"{service}_setup"]
+    assert setup["command"] == BOOTSTRAP and setup["image"] == COMPOSE[service]["image"]
+    assert compose_env(f"{service}_setup", env) == wiring.service_env(service, places(service), env, bootstrap=True)
+
+
+@pytest.mark.parametrize("worker", wiring.WORKERS)
+def test_compose_worker_is_wired_as_declared(worker, env):
+    spec = wiring.WORKERS[worker]
+    assert COMPOSE[worker]["image"] == COMPOSE[spec["service"]]["image"]
+    assert [compose_value(arg, env) for arg in COMPOSE[worker]["command"]] == spec["command"]
+    assert compose_env(worker, env) == wiring.worker_env(worker, places(spec["service"]), env)
+
+
+def test_redis_runs_with_the_same_options_in_both_stacks(local):
+    assert COMPOSE["redis"]["command"] == wiring.REDIS_ARGS
+    assert local.programs()["redis"].argv[-len(wiring.REDIS_ARGS):] == wiring.REDIS_ARGS
+    assert "--appendonly" in wiring.REDIS_ARGS and "noeviction" in wiring.REDIS_ARGS
+
+
+@pytest.mark.parametrize("service", wiring.SERVICES)
+def test_local_and_compose_give_a_service_the_same_environment_but_for_places(service, env, local):
+    """Same keys; the same values except where the declaration names a place ({postgres}, {static}…)."""
+    in_compose = compose_env(service, env)
+    locally = local.programs()[service].env
+    assert locally.keys() - PROCESS_KEYS == in_compose.keys()
+    placed = {key for key, value in {**wiring.WIRING["env"], **wiring.SERVICES[service]["env"]}.items()
+              if re.search(r"(?<!\$)\{\w+\}", value)}
+    assert {key: locally[key] for key in in_compose.keys() - placed} == \
+        {key: in_compose[key] for key in in_compose.keys() - placed}
+    assert placed, "the test would compare nothing that differs"
+    for key in placed:
+        assert locally[key] == wiring.service_env(service, local.places, env)[key]
+
+
+@pytest.mark.parametrize("worker", wiring.WORKERS)
+def test_local_stack_runs_each_declared_worker_like_compose(worker, env, local):
+    spec, program = wiring.WORKERS[worker], local.programs()[worker]
+    command = [sys.executable if spec["command"][0] == "python" else spec["command"][0], *spec["command"][1:]]
+    assert program.argv == command and program.cwd == ROOT / spec["service"]
+    in_compose = compose_env(worker, env)
+    assert program.env.keys() - PROCESS_KEYS == in_compose.keys()
+    if "CLEARTOKENS_INTERVAL" in in_compose:
+        assert program.env["CLEARTOKENS_INTERVAL"] == in_compose["CLEARTOKENS_INTERVAL"] == "3600"
+
+
+def test_the_janitor_runs_in_both_stacks():
+    assert "janitor" in wiring.WORKERS and "janitor" in COMPOSE
+    assert "cleartokens" in " ".join(wiring.WORKERS["janitor"]["command"])
+
+
+def test_bootstrap_holds_the_seed_secrets_and_the_server_does_not(env, local):
+    server, bootstrap = local.service_settings("auth_server"), local.service_settings("auth_server", bootstrap=True)
+    assert bootstrap["ADMIN_PASSWORD"] == env["ADMIN_PASSWORD"]
+    assert not {key for key in server if key.startswith(("ADMIN_", "DEMO_", "LOADTEST_"))}
+
+
+def test_public_port_in_env_file_moves_every_derived_url(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("PUBLIC_PORT=8180\n")
+    env = ensure_env_file(env_file)
+    expected = "http://localhost:8180"
+    local = LocalStack(tmp_path / "state", env, Ports(public=8180))
+    assert local.url == expected
+    compose = ComposeStack(env_file, command=["true"])
+    seen_by_compose = {**dotenv_values(env_file), **compose.environ}
+    for settings in (local.service_settings("consumer_demo"), compose_env("consumer_demo", seen_by_compose)):
+        assert settings["PUBLIC_URL"] == expected
+        assert settings["OAUTH_REDIRECT_URI"] == f"{expected}/callback/"
+    # The seeded client is registered with the URI the demo sends.
+    for settings in (local.service_settings("auth_server", bootstrap=True),
+                     compose_env("auth_server_setup", seen_by_compose)):
+        assert settings["DEMO_REDIRECT_URI"] == f"{expected}/callback/"
+        assert settings["PUBLIC_URL"] == expected
+
+
+def test_public_url_in_env_file_is_what_every_derived_url_names(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("PUBLIC_PORT=8180\nPUBLIC_URL=https://oauth.example.test\n")
+    env = ensure_env_file(env_file)
+    local = LocalStack(tmp_path / "state", env, Ports(public=8180))
+    assert local.service_settings("consumer_demo")["OAUTH_REDIRECT_URI"] == "https://oauth.example.test/callback/"
+    assert local.service_settings("auth_server", bootstrap=True)["DEMO_REDIRECT_URI"] == \
+        "https://oauth.example.test/callback/"
+    assert ComposeStack(env_file, command=["true"]).url == "https://oauth.example.test"
+
+
+def test_env_file_written_by_an_earlier_version_follows_its_port_again(tmp_path):
+    """Earlier versions stored PUBLIC_URL and DEMO_REDIRECT_URI from the default port beside PUBLIC_PORT=8180."""
+    old = {**generated_values(8180), "PUBLIC_URL": "http://localhost:8080",
+           "DEMO_REDIRECT_URI": "http://localhost:8080/callback/"}
+    env_file = tmp_path / ".env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in old.items()))
+    env = ensure_env_file(env_file)
+    assert env["PUBLIC_URL"] == "http://localhost:8180"
+    assert "DEMO_REDIRECT_URI" not in dotenv_values(env_file) and "PUBLIC_URL" not in dotenv_values(env_file)
+    assert env["DEMO_PASSWORD"] == old["DEMO_PASSWORD"], "the credentials are kept"
+
+    # A PUBLIC_URL someone chose (here a TLS proxy) stays.
+    env_file.write_text(f"PUBLIC_PORT=8180\nPUBLIC_URL=https://localhost:8443\n"
+                        f"DEMO_REDIRECT_URI=https://localhost:8443/callback/\n")
+    assert ensure_env_file(env_file)["PUBLIC_URL"] == "https://localhost:8443"
+
+
+def test_new_env_file_stores_no_derived_url(tmp_path):
+    ensure_env_file(tmp_path / ".env", public_port=8180)
+    stored = dotenv_values(tmp_path / ".env")
+    assert stored["PUBLIC_PORT"] == "8180"
+    assert not {key for key, value in stored.items() if "://" in value}
+
+
+def test_every_env_key_the_declaration_requires_is_generated():
+    def strings(node):
+        if isinstance(node, dict):
+            return [s for value in node.values() for s in strings(value)]
+        if isinstance(node, list):
+            return [s for value in node for s in strings(value)]
+        return [node] if isinstance(node, str) else []
+    required = {name for value in strings(wiring.WIRING) for name in re.findall(r"\$\{(\w+)\}", value)}
+    assert "DEMO_CLIENT_SECRET" in required
+    assert required - {"PUBLIC_URL"} <= generated_values().keys()
