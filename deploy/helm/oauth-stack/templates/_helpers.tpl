@@ -108,8 +108,8 @@ oauth-stack/code: {{ . }}
 {{- $out -}}
 {{- end -}}
 
-{{/* The secret ${NAME}s the release needs, sorted: every ${NAME} of the wiring that is not
-`config`, except those inside connection URLs of external Postgres and Redis; plus the bundled
+{{/* The secret ${NAME}s the release needs, sorted: every ${NAME} of the wiring without a default
+(${NAME:-default} is a setting) that is not `config`, except those inside connection URLs of external Postgres and Redis; plus the bundled
 servers' own passwords. */}}
 {{- define "oauth-stack.secretNames" -}}
 {{- $w := include "oauth-stack.wiring" . | fromYaml -}}
@@ -120,8 +120,8 @@ servers' own passwords. */}}
 {{- $names := list -}}
 {{- range $t := $values -}}
 {{- if or (not (regexMatch "\\{(postgres|redis)\\}" $t)) (include "oauth-stack.bundledConnection" (dict "ctx" $ "value" $t)) -}}
-{{- range $m := regexFindAll "\\$\\{\\w+" $t -1 -}}
-{{- $name := trimPrefix "${" $m -}}
+{{- range $m := regexFindAll "\\$\\{\\w+\\}" $t -1 -}}
+{{- $name := trimAll "${}" $m -}}
 {{- if not (hasKey $vars $name) }}{{ $names = append $names $name }}{{ end -}}
 {{- end -}}
 {{- end -}}
