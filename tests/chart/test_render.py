@@ -57,7 +57,7 @@ def test_checkov_finds_nothing(tools, manifests, tmp_path):
         (tmp_path / path.name).write_text(path.read_text())
     result = subprocess.run(
         [tools / "venv/bin/checkov", "-d", str(tmp_path), "--framework", "kubernetes", "--output", "json",
-         "--quiet", "--skip-download", "--skip-check", ",".join(CHECKOV_SKIPS)],
+         "--skip-download", "--skip-check", ",".join(CHECKOV_SKIPS)],
         capture_output=True, text=True)
     report = json.loads(result.stdout)
     reports = report if isinstance(report, list) else [report]

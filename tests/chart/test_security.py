@@ -10,7 +10,7 @@ NO_PROBES = {"revocation_relay"}
 
 
 def containers(spec):
-    return [*spec.get("initContainers", []), *spec["containers"]]
+    return [*(spec.get("initContainers") or []), *spec["containers"]]
 
 
 @pytest.mark.parametrize("values", VALUES)
