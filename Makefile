@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # auto: Docker Compose when an engine answers, otherwise the local stack. Or STACK=local / STACK=compose.
 STACK ?= auto
 
-.PHONY: help up down dev test test-fast test-faults venv loadtest loadtest-ui bench bench-growth bench-instructions ps logs clean oidc-keys rotate-oidc-key retire-oidc-keys certs base-images test-stack
+.PHONY: help up down dev test test-fast test-faults test-chart venv loadtest loadtest-ui bench bench-growth bench-instructions ps logs clean oidc-keys rotate-oidc-key retire-oidc-keys certs base-images test-stack
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -59,7 +59,7 @@ base-images: ## Build stand-ins for the official base images, only where no regi
 	@docker/ensure-engine.sh
 	@docker/base-images/build.sh
 
-test: dev ## Run the whole test suite against a throwaway stack it starts itself
+test: dev ## Run the whole test suite against a throwaway stack it starts itself (the chart's tests: make test-chart)
 	$(PY) -m pytest
 
 test-fast: dev ## Only the fast layer: each service's logic in-process, no stack (seconds; also part of make test)
@@ -67,6 +67,10 @@ test-fast: dev ## Only the fast layer: each service's logic in-process, no stack
 
 test-faults: dev ## Only the fault suite: Redis, Postgres and process faults under load (also part of make test)
 	$(PY) -m pytest tests/faults
+
+test-chart: dev ## Prove the Helm chart offline: lint, render, schema validation, checkov, wiring and network policies
+	@deploy/helm/tools.sh >/dev/null
+	$(PY) -m pytest -q -p no:cacheprovider -o addopts= tests/chart
 
 test-stack: dev base-images certs ## Build and run the Compose stack in Docker, run the e2e suite against it, tear it down
 	$(PY) -m stack.compose_ci

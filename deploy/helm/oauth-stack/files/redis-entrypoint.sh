@@ -1,0 +1,1 @@
+../../../../redis/compose-entrypoint.sh

@@ -1,0 +1,87 @@
+"""The NetworkPolicies admit exactly the listed paths: clients reach the entry point only; nginx
+reaches the services; resource_api reaches auth_server (introspection); consumer_demo reaches both
+(its back channel); only pods running a service's code reach Postgres and Redis. The rendered
+policies are evaluated against the labels of every pod the chart makes, so a policy that admits
+more (or a pod no policy covers) fails here."""
+
+import pytest
+
+from .conftest import pod_specs
+
+ANYONE = "(any client)"
+OTHER_NAMESPACE = "(a pod of the namespace allowed)"
+SERVICES = {"auth_server", "resource_api", "consumer_demo"}
+
+
+def matches(selector: dict, labels: dict) -> bool:
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for e in selector.get("matchExpressions", []):
+        assert e["operator"] == "In", e
+        if labels.get(e["key"]) not in e["values"]:
+            return False
+    return True
+
+
+def pods(objs):
+    return {obj["metadata"]["name"]: ({**obj["spec"]["template"]["metadata"]["labels"]} if obj["kind"] != "CronJob" and obj["kind"] != "Pod"
+            else obj["metadata"]["labels"]) for obj, _ in pod_specs(objs)}
+
+
+def admitted(objs) -> set[tuple[str, str, int]]:
+    """(from component, to component, port) for every connection the policies allow."""
+    policies = [o for o in objs if o["kind"] == "NetworkPolicy"]
+    labels = list(pods(objs).values())
+    edges = set()
+    for target in labels:
+        selecting = [p for p in policies if matches(p["spec"]["podSelector"], target)]
+        assert selecting, f"no policy covers {target}"
+        for policy in selecting:
+            assert policy["spec"]["policyTypes"] == ["Ingress"]
+            for rule in policy["spec"].get("ingress", []):
+                ports = [p["port"] for p in rule["ports"]]
+                assert ports, "a rule without ports admits every port"
+                sources = ([ANYONE] if "from" not in rule else
+                           [s["app.kubernetes.io/component"] for s in labels for peer in rule["from"]
+                            if "podSelector" in peer and "namespaceSelector" not in peer and matches(peer["podSelector"], s)]
+                           + [OTHER_NAMESPACE for peer in rule["from"] if "namespaceSelector" in peer])
+                edges |= {(s, target["app.kubernetes.io/component"], port) for s in sources for port in ports}
+    return edges
+
+
+def expected(bundled: bool, nginx_from: str) -> set[tuple[str, str, int]]:
+    edges = {(nginx_from, "nginx", 8080), ("nginx", "auth_server", 8000), ("nginx", "resource_api", 8000),
+             ("nginx", "consumer_demo", 8000), ("resource_api", "auth_server", 8000),
+             ("consumer_demo", "auth_server", 8000), ("consumer_demo", "resource_api", 8000)}
+    if nginx_from != ANYONE:
+        edges.add(("smoke-test", "nginx", 8080))
+    if bundled:
+        # Every pod that runs auth_server's or resource_api's code: the services, the relay, the
+        # janitor and the bootstrap Jobs; Redis also consumer_demo's.
+        postgres_clients = {"auth_server", "resource_api", "revocation_relay", "janitor",
+                            "auth_server-bootstrap", "resource_api-bootstrap"}
+        edges |= {(c, "postgres", 5432) for c in postgres_clients}
+        edges |= {(c, "redis", 6379) for c in postgres_clients | {"consumer_demo", "consumer_demo-bootstrap"}}
+    return edges
+
+
+@pytest.mark.parametrize("values, bundled, nginx_from", [
+    ("default", False, ANYONE), ("bundled", True, ANYONE), ("external", False, OTHER_NAMESPACE)])
+def test_network_policies_admit_exactly_the_listed_paths(objects, values, bundled, nginx_from):
+    assert admitted(objects[values]) == expected(bundled, nginx_from)
+
+
+def test_nginx_admits_only_the_peers_given(objects):
+    """ci/external-values.yaml lets only the ingress controller's namespace (and the test pod) in."""
+    [policy] = [o for o in objects["external"] if o["kind"] == "NetworkPolicy" and o["metadata"]["name"].endswith("-nginx")]
+    peers = policy["spec"]["ingress"][0]["from"]
+    assert peers[0] == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in peers[1:]] == ["smoke-test"]
+
+
+def test_the_evaluation_catches_a_wider_policy(objects):
+    """A policy admitting anyone to auth_server is seen as a path too many."""
+    objs = [*objects["default"], {"kind": "NetworkPolicy", "metadata": {"name": "wide"}, "spec": {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/component": "auth_server"}},
+        "policyTypes": ["Ingress"], "ingress": [{"ports": [{"port": 8000}]}]}}]
+    assert (ANYONE, "auth_server", 8000) in admitted(objs) - expected(False, ANYONE)
