@@ -4,7 +4,7 @@ import hashlib
 import time
 from datetime import timedelta
 
-from tests import flows
+from stack import flows
 
 
 def test_local_janitor_deletes_an_expired_token(stack, auth_orm):

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests import flows
+from stack import flows
 from tests.consumer_demo.conftest import heading, text_of
 
 SCOPES = ("openid", "profile", "email", "read", "write")
