@@ -74,10 +74,10 @@ def main():
 
 
 def oidc_keys(compose: ComposeStack | None, argv: list[str]):
-    """`manage.py oidc_keys …` where the key lives: for Compose in a one-off auth_setup container
+    """`manage.py oidc_keys …` where the key lives: for Compose in a one-off auth_server_setup container
     (the one service that mounts the key volume writable), else against .state/."""
     if compose:
-        compose.run("run", "--rm", "--no-deps", "-T", "auth_setup", "python", "manage.py", "oidc_keys", *argv)
+        compose.run("run", "--rm", "--no-deps", "-T", "auth_server_setup", "python", "manage.py", "oidc_keys", *argv)
         return
     env = ensure_env_file(ROOT / ".env")
     done = LocalStack(LOCAL_STATE, env, Ports(public=int(env["PUBLIC_PORT"]))).manage(

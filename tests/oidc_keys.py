@@ -11,7 +11,7 @@ from stack.local import LocalStack
 
 
 def oidc_keys(stack, *args: str) -> str:
-    """Run it against the local test stack's key directory, or in a one-off auth_setup container of
+    """Run it against the local test stack's key directory, or in a one-off auth_server_setup container of
     the Compose stack of `make test-stack` (the one service that mounts the key volume writable)."""
     if isinstance(stack, LocalStack):
         done = stack.manage("auth_server", "oidc_keys", *args, check=False)
@@ -21,7 +21,7 @@ def oidc_keys(stack, *args: str) -> str:
     if not project:
         pytest.skip("rotating keys needs the local test stack or the Compose stack of `make test-stack`")
     compose = ComposeStack(Path(os.environ["STACK_ENV_FILE"]), project=project)
-    return compose.run("run", "--rm", "--no-deps", "-T", "auth_setup", "python", "manage.py", "oidc_keys", *args,
+    return compose.run("run", "--rm", "--no-deps", "-T", "auth_server_setup", "python", "manage.py", "oidc_keys", *args,
                        capture=True)
 
 
