@@ -196,8 +196,11 @@ class OAuth2Validator(hot_path.RememberedClients, BaseValidator):
             ).update(code_checksum=token_digest(request.code))
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        # Rotation deletes the access token issued with the refresh token that is being used.
-        with revocation_reason("refresh_token_rotated"):
+        if "refresh_token" in token:
+            # Rotation deletes the access token issued with the refresh token that is being used.
+            with revocation_reason("refresh_token_rotated"):
+                super().save_bearer_token(token, request, *args, **kwargs)
+        else:
             super().save_bearer_token(token, request, *args, **kwargs)
         audit(
             "token_issued",
