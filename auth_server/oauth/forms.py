@@ -34,7 +34,8 @@ HELP = {
 ALGORITHM_CHOICES = [(Application.RS256_ALGORITHM, "RS256 (RSA signature, the server's published key)"),
                      (Application.NO_ALGORITHM, "None: no ID tokens")]
 GRANT_LABELS = {Application.GRANT_AUTHORIZATION_CODE: "Authorization code, with PKCE",
-                Application.GRANT_CLIENT_CREDENTIALS: "Client credentials"}
+                Application.GRANT_CLIENT_CREDENTIALS: "Client credentials",
+                Application.GRANT_DEVICE_CODE: "Device code (RFC 8628), for a public client on a device without a browser"}
 # What a new application starts as: the recommended setup for an application users sign in to.
 DEFAULTS = {"client_type": Application.CLIENT_CONFIDENTIAL,
             "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,

@@ -67,7 +67,8 @@ def test_forms_offer_only_what_the_server_accepts_and_start_from_its_defaults(st
     page = session.get(f"{stack.url}{path}")
     assert page.status_code == 200
     found = choices(page.text)
-    assert sorted(found.options["authorization_grant_type"]) == ["authorization-code", "client-credentials"]
+    assert sorted(found.options["authorization_grant_type"]) == ["authorization-code", "client-credentials",
+                                                                 "urn:ietf:params:oauth:grant-type:device_code"]
     assert sorted(found.options["client_type"]) == ["confidential", "public"]
     assert sorted(found.options["algorithm"]) == ["", "RS256"]
     assert found.selected == {"client_type": ["confidential"], "authorization_grant_type": ["authorization-code"],
