@@ -14,13 +14,16 @@ from pathlib import Path
 from stack.envfile import generated_values
 from stack.local import ROOT, LocalStack, Ports
 
-SERVICES = ("auth_server", "resource_api")
+SERVICES = ("auth_server", "resource_api", "consumer_demo")
 
 
 def configure(service: str):
     """Set up `service`'s Django in this process, with the settings a fresh local stack gives it."""
     ports = Ports.free()
-    stack = LocalStack(Path(tempfile.mkdtemp(prefix="oauth-unit-")), generated_values(ports.public), ports)
+    # Removed when the process exits (its finalizer), unlike mkdtemp's.
+    state = tempfile.TemporaryDirectory(prefix="oauth-unit-")
+    configure.state = state
+    stack = LocalStack(Path(state.name), generated_values(ports.public), ports)
     os.environ.update(stack.service_settings(service))
     sys.path.insert(0, str(ROOT / service))
     import django
