@@ -107,7 +107,7 @@ def test_local_stack_runs_each_declared_worker_like_compose(worker, env, local):
 
 def test_the_janitor_runs_in_both_stacks():
     assert "janitor" in wiring.WORKERS and "janitor" in COMPOSE
-    assert "cleartokens" in " ".join(wiring.WORKERS["janitor"]["command"])
+    assert "clear_expired" in " ".join(wiring.WORKERS["janitor"]["command"])
 
 
 def test_bootstrap_holds_the_seed_secrets_and_the_server_does_not(env, local):
