@@ -50,7 +50,7 @@ def test_oversized_api_request_gets_json(stack):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("path", ["/o/token/", "/accounts/login/"])
+@pytest.mark.parametrize("path", ["/o/token/", "/o/device-authorization/", "/accounts/login/"])
 def test_credential_endpoints_are_rate_limited_with_429(stack, path):
     # Far more requests than rate + burst, at once, from one address.
     def hit(_):
