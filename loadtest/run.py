@@ -2,8 +2,10 @@
 
     python -m loadtest.run --scenario api --duration 1m --users 20 [--rate 300] [--host URL]
 
-Reports go to loadtest/reports/<scenario>_*.csv and <scenario>.html. The exit status is non-zero
-when any threshold of loadtest/thresholds.toml is missed, so CI and scripts can rely on it.
+Reports go to loadtest/reports/<scenario>_*.csv and <scenario>.html; what the server saw in the same
+window, read from the stack's Prometheus (loadtest/server_side.py), to <scenario>_server.md and
+<scenario>_server.png. The exit status is non-zero when any threshold of loadtest/thresholds.toml is
+missed, so CI and scripts can rely on it.
 """
 
 import argparse
@@ -17,7 +19,7 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
-from loadtest import steal
+from loadtest import server_side, steal
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -135,6 +137,8 @@ def main():
     parser.add_argument("--rate", type=float, help="total requests/s to pace the users at (default: their own think time)")
     parser.add_argument("--host", help="default: PUBLIC_URL from the environment or .env")
     parser.add_argument("--thresholds", type=Path, default=HERE / "thresholds.toml")
+    parser.add_argument("--prometheus", default=os.environ.get("PROMETHEUS_URL", "http://127.0.0.1:9090"),
+                        help="the stack's Prometheus, for the server side of the run")
     args = parser.parse_args()
 
     REPORTS.mkdir(exist_ok=True)
@@ -149,17 +153,22 @@ def main():
                "--csv-full-history",
                "--exit-code-on-error", "0", "--json-file", str(prefix), *(["--host", args.host] if args.host else []),
                *SCENARIOS[args.scenario]]
-    started = steal.cpu_times()
+    started, window_start = steal.cpu_times(), time.time()
     print(f"locust: {args.scenario}, {args.users} users, {args.duration}; a line every 5 s", flush=True)
     returncode = run_with_progress(command, env, Path(f"{prefix}_stats_history.csv"))
-    stolen = steal.steal_percent(started)
+    stolen, window_end = steal.steal_percent(started), time.time()
     json_file = Path(f"{prefix}.json")
     if returncode or not json_file.exists():
         sys.exit(f"locust failed (exit {returncode})")
 
     stats = final_stats(json_file)
-    print(f"\n{table(stats)}\n\nCPU steal during the run: {steal.describe(stolen)}"
-          f"\nreports: {prefix}_stats.csv, {prefix}.html, {json_file}")
+    print(f"\n{table(stats)}\n\nCPU steal during the run: {steal.describe(stolen)}", flush=True)
+    server = server_side.read(args.prometheus, window_start, window_end)
+    server_report = "\n".join(server_side.markdown(server))
+    Path(f"{prefix}_server.md").write_text(server_report)
+    png = server_side.plot(server, Path(f"{prefix}_server.png"))
+    print(f"\n{server_report}\nreports: {prefix}_stats.csv, {prefix}.html, {json_file}, {prefix}_server.md"
+          + (f", {png}" if png else ""))
     missed = check(stats, thresholds_for(args.scenario, args.thresholds))
     if missed:
         print(f"\nTHRESHOLDS MISSED ({args.thresholds.name}, [{args.scenario}]):\n  " + "\n  ".join(missed))
