@@ -67,6 +67,10 @@ class Variant:
     resumes: bool | None = None
 
 
+# Every variant logs whether each request's TLS session was resumed ("r"), so that the report says
+# how many of wrk's handshakes were: wrk decides on its own whether to offer a session.
+LOG_RESUMPTION = {"'\"user_agent\":\"$log_user_agent\"}';":
+                  "'\"user_agent\":\"$log_user_agent\",\"resumed\":\"$ssl_session_reused\"}';"}
 NO_RESUMPTION = {"ssl_session_cache shared:TLS:10m;": "ssl_session_cache off;"}
 TICKETS = {"ssl_session_cache shared:TLS:10m;": "ssl_session_cache off;",
            "ssl_session_tickets off;": "ssl_session_tickets on;"}
@@ -93,6 +97,7 @@ class Result:
     p50: float
     p99: float
     cpu_ms: float  # the stack's CPU time per token
+    resumed: float | None = None  # the share of requests on a resumed TLS session
 
     @property
     def per_core(self) -> float:
@@ -116,7 +121,7 @@ def configure(stack: LocalStack, variant: Variant):
     stack.render_nginx()
     conf = stack.state / "nginx" / "conf.d" / "default.conf"
     text = conf.read_text()
-    for shipped, changed in variant.nginx.items():
+    for shipped, changed in {**LOG_RESUMPTION, **variant.nginx}.items():
         if shipped not in text:
             raise SystemExit(f"nginx/templates/default.conf.template no longer has {shipped!r}: update {__file__}")
         text = text.replace(shipped, changed)
@@ -156,6 +161,8 @@ def run_wrk(stack: LocalStack, variant: Variant, seconds: float, connections: in
     basic = base64.b64encode(f"{env['LOADTEST_CLIENT_ID']}:{env['LOADTEST_CLIENT_SECRET']}".encode()).decode()
     url = (f"https://localhost:{stack.ports.tls}" if variant.tls else f"http://localhost:{stack.ports.public}") + "/o/token/"
     settle(stack)
+    access_log = stack.log("nginx-access")
+    log_offset = access_log.stat().st_size
     before = cpu_seconds(stack_processes(stack))
     done = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds:.0f}s", "-s", LUA, url],
                           capture_output=True, text=True,
@@ -167,8 +174,12 @@ def run_wrk(stack: LocalStack, variant: Variant, seconds: float, connections: in
         raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     r = json.loads(found.group(1))
     errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+    with access_log.open("rb") as f:
+        f.seek(log_offset)
+        logged = [json.loads(line) for line in f.read().splitlines() if b'"/o/token/"' in line]
+    resumed = sum(e.get("resumed") == "r" for e in logged) / len(logged) if variant.tls and logged else None
     return Result(r["requests"] / (r["duration_us"] / 1e6), r["requests"], errors, r["p50_us"] / 1000,
-                  r["p99_us"] / 1000, 1000 * cpu / max(r["requests"], 1))
+                  r["p99_us"] / 1000, 1000 * cpu / max(r["requests"], 1), resumed)
 
 
 def measure_all(stack: LocalStack, seconds: float, rounds: int, connections: int) -> dict[str, Result]:
@@ -181,7 +192,7 @@ def measure_all(stack: LocalStack, seconds: float, rounds: int, connections: int
             r = run_wrk(stack, v, seconds, connections)
             runs[v.key].append(r)
             print(f"  round {n + 1}  {v.label:58} {r.rps:8.1f} tokens/s  {r.cpu_ms:5.2f} CPU ms/token  "
-                  f"p99 {r.p99:5.1f} ms  errors {r.errors}", flush=True)
+                  f"p99 {r.p99:5.1f} ms  errors {r.errors}  resumed {percent(r.resumed)}", flush=True)
     configure(stack, Variant("shipped", "shipped"))
     return {key: replace(max(rs, key=lambda r: r.rps), cpu_ms=min(r.cpu_ms for r in rs)) for key, rs in runs.items()}
 
@@ -195,6 +206,10 @@ CHANGES = [
     ("Keep-alive, against a new connection with a full handshake per request", "tls_new_full", "tls_keepalive"),
     ("TLS, against plain HTTP (both keep-alive)", "http_keepalive", "tls_keepalive"),
 ]
+
+
+def percent(share: float | None) -> str:
+    return "n/a" if share is None else f"{100 * share:.0f} %"
 
 
 def x(a: float, b: float) -> str:
@@ -212,20 +227,24 @@ def write_report(info: dict, results: dict[str, Result], args) -> str:
         "The load generator runs on the same machine. *Stack CPU* is the CPU time of all the stack's processes "
         "(nginx, gunicorn, Postgres, Redis) per token; *tokens per core* is tokens per CPU-second of the stack.",
         "",
-        "| connection | tokens/s | stack CPU ms/token | tokens per core | × Keycloak's 120/vCPU | p50 ms | p99 ms | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| connection | tokens/s | stack CPU ms/token | tokens per core | × Keycloak's 120/vCPU | tokens/s per machine core | on a resumed session | p50 ms | p99 ms | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    cores = os.cpu_count() or 1
     for key in ("http_keepalive", "tls_keepalive", "tls_new_full", "tls_new_resumed"):
         r = results[key]
         lines.append(f"| {labels[key]} | {r.rps:,.1f} | {r.cpu_ms:.2f} | {r.per_core:,.0f} "
-                     f"| {r.per_core / KEYCLOAK_GRANTS_PER_VCPU:.2f}× | {r.p50:.1f} | {r.p99:.1f} | {r.errors} |")
+                     f"| {r.per_core / KEYCLOAK_GRANTS_PER_VCPU:.2f}× | {r.rps / cores:,.0f} | {percent(r.resumed)} "
+                     f"| {r.p50:.1f} | {r.p99:.1f} | {r.errors} |")
     full = results["tls_new_full"]
     lines += [
         "",
         f"**A new TLS connection per request (full handshake): {full.per_core:,.0f} tokens per core, "
         f"{full.per_core / KEYCLOAK_GRANTS_PER_VCPU:.2f}× Keycloak's published 120 grants/s per vCPU** "
         "(its figure is for the same pattern: each client one request on a new TLS connection). Caveat: "
-        "Keycloak's is a published sizing figure, measured on ARM (up to 2× on x86), not a run on this machine.",
+        "Keycloak's is a published sizing figure, measured on ARM (up to 2× on x86), not a run on this machine; "
+        "it counts Keycloak's CPU only, while tokens per core here count the database's too. *Tokens/s per "
+        f"machine core* (tokens/s ÷ {cores} cores) is the lower bound with the load generator's CPU on the same cores.",
         "",
         "## What each TLS setting gives (same run)",
         "",
@@ -236,7 +255,7 @@ def write_report(info: dict, results: dict[str, Result], args) -> str:
         a, b = results[without], results[with_]
         lines.append(f"| {label} | {a.rps:,.1f} | {b.rps:,.1f} | {x(b.rps, a.rps)} | {x(a.cpu_ms, b.cpu_ms)} |")
     lines += ["", "Variants measured on the same stack with one nginx setting changed:", ""]
-    lines += [f"- {labels[key]}: {r.rps:,.1f} tokens/s, {r.cpu_ms:.2f} CPU ms/token"
+    lines += [f"- {labels[key]}: {r.rps:,.1f} tokens/s, {r.cpu_ms:.2f} CPU ms/token, {percent(r.resumed)} on a resumed session"
               for key, r in results.items() if key in ("tls_new_full_rsa", "tls_new_tickets")]
     lines += ["", "## Machine", "", "| | |", "| --- | --- |", *[f"| {k} | {v} |" for k, v in info.items()], ""]
     return "\n".join(lines)
@@ -255,6 +274,7 @@ def record(info: dict, steal_percent: float | None, results: dict[str, Result], 
         "rps": {k: round(r.rps, 1) for k, r in results.items()},
         "cpu_ms": {k: round(r.cpu_ms, 3) for k, r in results.items()},
         "tokens_per_core": {k: round(r.per_core, 1) for k, r in results.items()},
+        "resumed": {k: r.resumed and round(r.resumed, 3) for k, r in results.items()},
         "x_keycloak_120_per_vcpu": {k: round(r.per_core / KEYCLOAK_GRANTS_PER_VCPU, 2) for k, r in results.items()},
     }
     with RESULTS.open("a") as f:
