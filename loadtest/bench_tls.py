@@ -14,7 +14,9 @@ certificate instead of ECDSA P-256 (full handshakes), session tickets instead of
 (resumed handshakes), and plain HTTP with keep-alive as the floor. Each configuration is applied
 by rewriting the stack's rendered nginx configuration and reloading nginx (a bench-only change);
 every measurement checks first that the server does what the variant says (certificate kind,
-resumption or not). Variants run in interleaved rounds, the best round counts, as in `make bench`.
+resumption or not). Variants run in interleaved rounds; the tables give each variant's best round,
+as `make bench` does, and what a setting gives as the median over rounds of the ratio of its two
+variants measured in the same round.
 
 Tokens per core is tokens per CPU-second of the whole stack (nginx, gunicorn, Postgres, Redis):
 the load generator shares the machine, so tokens/s divided by the machine's cores would count its
@@ -40,6 +42,7 @@ import shutil
 import signal
 import socket
 import ssl
+import statistics
 import subprocess
 import time
 from dataclasses import dataclass, field, replace
@@ -182,8 +185,8 @@ def run_wrk(stack: LocalStack, variant: Variant, seconds: float, connections: in
                   r["p99_us"] / 1000, 1000 * cpu / max(r["requests"], 1), resumed)
 
 
-def measure_all(stack: LocalStack, seconds: float, rounds: int, connections: int) -> dict[str, Result]:
-    """Best of interleaved rounds: other work on the machine only ever slows a round down."""
+def measure_all(stack: LocalStack, seconds: float, rounds: int, connections: int) -> dict[str, list[Result]]:
+    """Every variant once per round, interleaved, so that other work on the machine hits all alike."""
     runs: dict[str, list[Result]] = {v.key: [] for v in VARIANTS}
     for n in range(rounds):
         for v in VARIANTS:
@@ -194,7 +197,22 @@ def measure_all(stack: LocalStack, seconds: float, rounds: int, connections: int
             print(f"  round {n + 1}  {v.label:58} {r.rps:8.1f} tokens/s  {r.cpu_ms:5.2f} CPU ms/token  "
                   f"p99 {r.p99:5.1f} ms  errors {r.errors}  resumed {percent(r.resumed)}", flush=True)
     configure(stack, Variant("shipped", "shipped"))
+    return runs
+
+
+def best(runs: dict[str, list[Result]]) -> dict[str, Result]:
+    """Each variant's best round (highest tokens/s, lowest CPU per token): other work on the machine
+    only ever slows a round down."""
     return {key: replace(max(rs, key=lambda r: r.rps), cpu_ms=min(r.cpu_ms for r in rs)) for key, rs in runs.items()}
+
+
+def paired(runs: dict[str, list[Result]], without: str, with_: str) -> tuple[float, float]:
+    """What a setting gives: the median over rounds of the ratio of its two variants measured one
+    after the other in the same round (tokens/s, and CPU per token inverted), which a noisy machine
+    blurs less than the ratio of two best rounds taken at different times."""
+    pairs = list(zip(runs[without], runs[with_]))
+    return (statistics.median(b.rps / a.rps for a, b in pairs),
+            statistics.median(a.cpu_ms / b.cpu_ms for a, b in pairs))
 
 
 # ---- the report ---------------------------------------------------------------------------------
@@ -216,8 +234,9 @@ def x(a: float, b: float) -> str:
     return f"{a / b:.2f}×" if b else "n/a"
 
 
-def write_report(info: dict, results: dict[str, Result], args) -> str:
+def write_report(info: dict, runs: dict[str, list[Result]], args) -> str:
     labels = {v.key: v.label for v in VARIANTS}
+    results = best(runs)
     lines = [
         "# Token endpoint over TLS",
         "",
@@ -248,20 +267,26 @@ def write_report(info: dict, results: dict[str, Result], args) -> str:
         "",
         "## What each TLS setting gives (same run)",
         "",
-        "| setting | without: tokens/s | with: tokens/s | × tokens/s | × by stack CPU per token |",
+        f"Ratios of the two variants measured in the same round, median of {args.rounds} rounds "
+        "(best rounds' figures beside them); by CPU per token, >1× means the setting costs the stack less.",
+        "",
+        "| setting | without: tokens/s, CPU ms/token | with: tokens/s, CPU ms/token | × tokens/s | × by stack CPU per token |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for label, without, with_ in CHANGES:
         a, b = results[without], results[with_]
-        lines.append(f"| {label} | {a.rps:,.1f} | {b.rps:,.1f} | {x(b.rps, a.rps)} | {x(a.cpu_ms, b.cpu_ms)} |")
-    lines += ["", "Variants measured on the same stack with one nginx setting changed:", ""]
-    lines += [f"- {labels[key]}: {r.rps:,.1f} tokens/s, {r.cpu_ms:.2f} CPU ms/token, {percent(r.resumed)} on a resumed session"
-              for key, r in results.items() if key in ("tls_new_full_rsa", "tls_new_tickets")]
+        by_rps, by_cpu = paired(runs, without, with_)
+        lines.append(f"| {label} | {a.rps:,.1f}, {a.cpu_ms:.2f} | {b.rps:,.1f}, {b.cpu_ms:.2f} "
+                     f"| {by_rps:.2f}× | {by_cpu:.2f}× |")
+    lines += ["", "The variants with one nginx setting changed, on a resumed session: "
+              + "; ".join(f"{labels[key]}: {percent(results[key].resumed)}" for key in ("tls_new_full_rsa", "tls_new_tickets"))
+              + "."]
     lines += ["", "## Machine", "", "| | |", "| --- | --- |", *[f"| {k} | {v} |" for k, v in info.items()], ""]
     return "\n".join(lines)
 
 
-def record(info: dict, steal_percent: float | None, results: dict[str, Result], args) -> dict:
+def record(info: dict, steal_percent: float | None, runs: dict[str, list[Result]], args) -> dict:
+    results = best(runs)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "auth_server", "nginx", "stack", "docker"],
                            cwd=ROOT).returncode != 0
@@ -275,6 +300,8 @@ def record(info: dict, steal_percent: float | None, results: dict[str, Result], 
         "cpu_ms": {k: round(r.cpu_ms, 3) for k, r in results.items()},
         "tokens_per_core": {k: round(r.per_core, 1) for k, r in results.items()},
         "resumed": {k: r.resumed and round(r.resumed, 3) for k, r in results.items()},
+        "settings_x_rps_x_cpu": {f"{with_}/{without}": [round(v, 3) for v in paired(runs, without, with_)]
+                                 for _, without, with_ in CHANGES},
         "x_keycloak_120_per_vcpu": {k: round(r.per_core / KEYCLOAK_GRANTS_PER_VCPU, 2) for k, r in results.items()},
     }
     with RESULTS.open("a") as f:
@@ -294,13 +321,13 @@ def main():
     info = machine()
     began, cpu_at_start = time.monotonic(), steal.cpu_times()
     with throwaway_stack(BENCH_OVERRIDES, tls=True) as stack:
-        results = measure_all(stack, args.duration, args.rounds, args.connections)
+        runs = measure_all(stack, args.duration, args.rounds, args.connections)
     steal_percent = steal.steal_percent(cpu_at_start)
     info["CPU steal during the run"] = steal.describe(steal_percent)
     md = REPORTS / "bench-tls.md"
-    report = write_report(info, results, args)
+    report = write_report(info, runs, args)
     md.write_text(report)
-    record(info, steal_percent, results, args)
+    record(info, steal_percent, runs, args)
     print(f"\n{report}\nwritten: {md}, a line in {RESULTS.relative_to(ROOT)} (in {time.monotonic() - began:.0f} s)")
 
 
