@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # auto: Docker Compose when an engine answers, otherwise the local stack. Or STACK=local / STACK=compose.
 STACK ?= auto
 
-.PHONY: help up down dev test test-fast test-faults test-chart venv loadtest loadtest-ui bench bench-growth bench-instructions ps logs clean oidc-keys rotate-oidc-key retire-oidc-keys certs base-images test-stack
+.PHONY: help up down dev test test-fast test-faults test-chart venv loadtest loadtest-ui bench bench-tls bench-growth bench-instructions ps logs clean oidc-keys rotate-oidc-key retire-oidc-keys certs base-images test-stack
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -20,13 +20,13 @@ $(VENV)/.stack: requirements-stack.txt auth_server/requirements.txt resource_api
 	@touch $@
 
 $(VENV)/.dev: $(VENV)/.stack requirements-dev.txt stack/bootstrap.sh
-	@stack/bootstrap.sh chromium valgrind promtool=prometheus
+	@stack/bootstrap.sh chromium valgrind promtool=prometheus wrk
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
 venv: $(VENV)/.stack ## Create the virtualenv with what running the stack needs (system packages too)
 
-dev: $(VENV)/.dev ## Add what tests, load tests and benchmarks need (chromium, valgrind, promtool, pytest, locust)
+dev: $(VENV)/.dev ## Add what tests, load tests and benchmarks need (chromium, valgrind, promtool, wrk, pytest, locust)
 
 up: venv ## Start the stack and wait until it is healthy (STACK=local|compose; SCALE="resource_api=3 auth_server=2")
 	$(PY) -m stack up --stack $(STACK) $(if $(SCALE),--scale $(SCALE))
@@ -52,7 +52,7 @@ rotate-oidc-key: venv ## New ID-token signing key; the old one stays in JWKS unt
 retire-oidc-keys: venv ## Unpublish previous signing keys no unexpired ID token needs (ALL=1: every one, now)
 	$(PY) -m stack oidc-keys retire --stack $(STACK) $(if $(ALL),--all)
 
-certs: ## Self-signed certificate for TLS on https://localhost:8443 (Compose stack)
+certs: ## Self-signed ECDSA certificate for TLS on https://localhost:8443 (either stack; TLS_PORT in .env)
 	@docker/make-certs.sh
 
 base-images: ## Build stand-ins for the official base images, only where no registry is reachable (see docker/README.md)
@@ -86,6 +86,10 @@ loadtest-ui: dev ## Locust's web UI (http://localhost:8089) against the running 
 
 bench: dev ## Benchmark side by side on a throwaway stack; writes loadtest/reports/bench.md and bench.png
 	$(PY) -m loadtest.bench
+
+bench-tls: dev ## Token endpoint over TLS on a throwaway stack: keep-alive, new connection per request, resumed; writes loadtest/reports/bench-tls.md
+	@stack/bootstrap.sh wrk
+	$(PY) -m loadtest.bench_tls
 
 bench-growth: dev ## Benchmark with 1,000,000 expired tokens and cleartokens under traffic; writes loadtest/reports/growth.md
 	$(PY) -m loadtest.growth

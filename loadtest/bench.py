@@ -78,10 +78,14 @@ BENCH_OVERRIDES = {
 
 # ---- the throwaway stack ------------------------------------------------------------------------
 @contextlib.contextmanager
-def throwaway_stack(overrides: dict[str, str]):
+def throwaway_stack(overrides: dict[str, str], tls: bool = False):
+    """`tls`: with a certificate of its own, as `make certs` makes one, and HTTPS on `ports.tls`."""
     ports = Ports.free()
     state = Path(tempfile.mkdtemp(prefix="oauth-bench-stack-"))
-    stack = LocalStack(state, generated_values(ports.public), ports, overrides)
+    stack = LocalStack(state, generated_values(ports.public), ports, overrides,
+                       tls_certs=state / "certs" if tls else None)
+    if tls:
+        subprocess.run([ROOT / "docker" / "make-certs.sh", stack.tls_certs], check=True, capture_output=True)
     # resource_api with the bench-only routes (loadtest/benchapi): the post list without
     # authentication, and with a lookup of the token in the auth server's table per request.
     stack.service_overrides = {"resource_api": {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the programs the local stack needs are installed, and those named as arguments: a command
-# that comes in the Debian package of the same name, or command=package (`make test` adds chromium,
-# valgrind and promtool=prometheus).
+# that comes in the Debian package of the same name, or command=package (`make dev` adds chromium,
+# valgrind, promtool=prometheus and wrk).
 # As root on Debian, missing packages are installed; elsewhere, what is missing is named.
 set -euo pipefail
 

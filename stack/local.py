@@ -88,10 +88,12 @@ class Ports:
     demo: int = 8003
     postgres: int = 15432
     redis: int = 16379
+    # nginx's HTTPS port, served only when the stack has a certificate (LocalStack.tls_certs).
+    tls: int = 8443
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(*(free_port() for _ in range(6)))
+        return cls(*(free_port() for _ in range(7)))
 
 
 # Redis users and the .env key of each one's password (redis/users.acl.template).
@@ -132,6 +134,9 @@ class LocalStack:
     overrides: dict[str, str] = field(default_factory=dict)
     # Extra environment for one service, by service name (`make bench` gives resource_api its routes).
     service_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    # A folder with localhost.crt and localhost.key (docker/make-certs.sh writes one): nginx then
+    # serves HTTPS on ports.tls too, with the TLS settings of the one nginx template.
+    tls_certs: Path | None = None
 
     # ---- derived locations -------------------------------------------------------------------
     @property
@@ -437,12 +442,21 @@ class LocalStack:
             "STATIC_ROOT": str(self.state / "static"),
             "NGINX_ACCESS_LOG": str(self.log("nginx-access")),
             "STATE_DIR": str(conf),
-            # Holds no TLS snippet: the local stack serves plain HTTP only.
+            # The TLS snippet when the stack has a certificate; none (plain HTTP only) otherwise.
             "NGINX_TLS_DIR": str(conf / "tls"),
             **nginx_settings(self.env, self.overrides),
         }
         render_template(ROOT / "nginx/templates/default.conf.template", conf / "conf.d/default.conf", values)
         render_template(ROOT / "nginx/local.conf.template", conf / "nginx.conf", values)
+        snippet = conf / "tls" / "listen.conf"
+        if self.tls_certs:
+            # What `make certs` writes for Compose, with this stack's address, port and certificate.
+            certs = self.tls_certs.resolve()
+            snippet.write_text(f"listen {values['NGINX_ADDRESS']}:{self.ports.tls} ssl;\n"
+                               f"ssl_certificate {certs / 'localhost.crt'};\n"
+                               f"ssl_certificate_key {certs / 'localhost.key'};\n")
+        else:
+            snippet.unlink(missing_ok=True)
         return conf / "nginx.conf"
 
     def start_nginx(self):
@@ -502,6 +516,12 @@ def _supervisor_quote(value: str) -> str:
     return f"'{value}'" if '"' in value else f'"{value}"'
 
 
+def default_tls_certs() -> Path | None:
+    """nginx/certs when `make certs` has written a certificate there: `make up STACK=local` serves it."""
+    certs = ROOT / "nginx" / "certs"
+    return certs if (certs / "localhost.crt").exists() and (certs / "localhost.key").exists() else None
+
+
 def nginx_settings(env: dict, overrides: dict) -> dict[str, str]:
     """Tunable nginx values (rate limits), from the environment with documented defaults."""
     defaults = {"AUTH_RATE_LIMIT": "20r/s", "AUTH_RATE_BURST": "40",
@@ -540,10 +560,13 @@ def main():
     parser.add_argument("--state", type=Path, default=ROOT / ".state")
     args = parser.parse_args()
     env = ensure_env_file(ROOT / ".env")
-    stack = LocalStack(args.state, env, Ports(public=int(env["PUBLIC_PORT"])))
+    stack = LocalStack(args.state, env, Ports(public=int(env["PUBLIC_PORT"]), tls=int(env.get("TLS_PORT") or 8443)),
+                       tls_certs=default_tls_certs())
     if args.command == "up":
         stack.up()
         print_welcome("The local stack", stack.url, env)
+        if stack.tls_certs:
+            print(f"HTTPS (the certificate of `make certs`): https://localhost:{stack.ports.tls}/")
     elif args.command == "down":
         stack.down()
         print("local stack stopped (data kept in .state/)")

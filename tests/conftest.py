@@ -8,6 +8,7 @@ its .env instead, and runs only the tests marked `e2e`, which need nothing but H
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -46,8 +47,10 @@ def stack():
     ports = Ports.free()
     # Not under pytest's tmp_path: that is private to root, and Postgres runs as its own user.
     state = Path(tempfile.mkdtemp(prefix="oauth-test-stack-"))
-    local = LocalStack(state, generated_values(ports.public), ports, TEST_OVERRIDES)
+    local = LocalStack(state, generated_values(ports.public), ports, TEST_OVERRIDES, tls_certs=state / "certs")
     try:
+        # A certificate of its own, as `make certs` makes one: HTTPS on ports.tls (tests/test_tls.py).
+        subprocess.run([ROOT / "docker" / "make-certs.sh", local.tls_certs], check=True, capture_output=True)
         local.up()
         yield local
     finally:

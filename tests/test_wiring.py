@@ -2,6 +2,7 @@
 docker-compose.yml says exactly the same. In-process, in about a second: no stack is started."""
 
 import re
+import subprocess
 import sys
 
 import pytest
@@ -180,3 +181,33 @@ def test_every_env_key_the_declaration_requires_is_generated():
     required = {name for value in strings(wiring.WIRING) for name in re.findall(r"\$\{(\w+)\}", value)}
     assert "DEMO_CLIENT_SECRET" in required
     assert required - {"PUBLIC_URL"} <= generated_values().keys()
+
+
+def test_one_tls_configuration_serves_both_stacks(tmp_path, env):
+    """The TLS settings live in the nginx template; each stack adds only where it listens and its
+    certificate: the local stack from LocalStack.tls_certs, Compose from `make certs`' snippet,
+    mounted as the include folder. nginx accepts the configuration either way, and without one."""
+    state = tmp_path / "state"
+    for folder in ("logs", "run"):
+        (state / folder).mkdir(parents=True)
+    certs = tmp_path / "certs"
+    subprocess.run([ROOT / "docker/make-certs.sh", certs], check=True, capture_output=True)
+
+    def nginx_accepts(conf):
+        done = subprocess.run(["nginx", "-t", "-p", conf.parent, "-c", conf], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+
+    local = LocalStack(state, env, Ports.free(), tls_certs=certs)
+    nginx_accepts(local.render_nginx())
+    snippet = (state / "nginx/tls/listen.conf").read_text()
+    assert f"listen 127.0.0.1:{local.ports.tls} ssl;" in snippet
+    assert f"ssl_certificate {certs.resolve()}/localhost.crt;" in snippet
+
+    local.tls_certs = None
+    nginx_accepts(local.render_nginx())
+    assert list((state / "nginx/tls").iterdir()) == []
+
+    # Compose's layout: the folder `make certs` writes, as /etc/nginx/tls beside the configuration.
+    subprocess.run([ROOT / "docker/make-certs.sh", state / "nginx/tls"], check=True, capture_output=True)
+    nginx_accepts(state / "nginx/nginx.conf")
+    assert "listen 8443 ssl;" in (state / "nginx/tls/tls.conf").read_text()
