@@ -91,7 +91,7 @@ def test_local_and_compose_give_a_service_the_same_environment_but_for_places(se
         {key: in_compose[key] for key in in_compose.keys() - placed}
     assert placed, "the test would compare nothing that differs"
     for key in placed:
-        assert locally[key] == wiring.service_env(service, local.places, env)[key]
+        assert locally[key] == wiring.service_env(service, local.places(service), env)[key]
 
 
 @pytest.mark.parametrize("worker", wiring.WORKERS)
@@ -180,3 +180,12 @@ def test_every_env_key_the_declaration_requires_is_generated():
     required = {name for value in strings(wiring.WIRING) for name in re.findall(r"\$\{(\w+)\}", value)}
     assert "DEMO_CLIENT_SECRET" in required
     assert required - {"PUBLIC_URL"} <= generated_values().keys()
+
+
+@pytest.mark.parametrize("service", wiring.SERVICES)
+def test_metrics_are_served_on_the_declared_port_and_never_published(service, env, local):
+    port = wiring.SERVICES[service]["metrics_port"]
+    assert compose_env(service, env)["METRICS_BIND"] == f"0.0.0.0:{port}"
+    assert COMPOSE[service]["expose"] == [str(port)] and "ports" not in COMPOSE[service]
+    assert local.programs()[service].env["METRICS_BIND"] == f"127.0.0.1:{local.metrics_port(service)}"
+    assert len({local.metrics_port(s) for s in wiring.SERVICES} | {local.port(s) for s in wiring.SERVICES}) == 6

@@ -29,6 +29,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "common.request_id.RequestIdMiddleware",
+    # Request counts and latency per view (common/metrics.py): outside everything that makes an answer.
+    "common.metrics.RequestMetricsMiddleware",
     # Outermost but the request id: it sees every answer of the JSON endpoints, Django's own too.
     "oauth.middleware.JsonAnswersMiddleware",
     # Postgres or Redis down: 503 + Retry-After (it turns a view's exception into the answer).

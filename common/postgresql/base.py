@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend, with a health check that costs no round trip to Postgres.
+"""Django's PostgreSQL backend, with a health check that costs no round trip to Postgres, and every
+statement timed by django-prometheus (its PostgreSQL backend, which this one extends).
 
 With CONN_HEALTH_CHECKS, Django runs `SELECT 1` before the first query of each request on a reused
 connection: one more round trip per request (docs/performance.md, "Token endpoint hot path"). But a
@@ -10,7 +11,7 @@ anything to read is treated as dead, and Django opens a new connection.
 
 import select
 
-from django.db.backends.postgresql import base
+from django_prometheus.db.backends.postgresql import base
 from psycopg import pq
 
 

@@ -22,6 +22,8 @@ INSTALLED_APPS = [
 ]
 MIDDLEWARE = [
     "common.request_id.RequestIdMiddleware",
+    # Request counts and latency per view (common/metrics.py): outside everything that makes an answer.
+    "common.metrics.RequestMetricsMiddleware",
     # Outermost but the request id: Django's and Ninja's own error pages become JSON.
     "posts.api.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
