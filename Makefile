@@ -63,7 +63,7 @@ test: dev ## Run the whole test suite against a throwaway stack it starts itself
 	$(PY) -m pytest
 
 test-fast: dev ## Only the fast layer: each service's logic in-process, no stack (seconds; also part of make test)
-	@for service in auth_server resource_api; do $(PY) -m pytest -q -p no:cacheprovider -o addopts= tests/unit/$$service || exit 1; done
+	@for service in auth_server resource_api consumer_demo; do $(PY) -m pytest -q -p no:cacheprovider -o addopts= tests/unit/$$service || exit 1; done
 
 test-faults: dev ## Only the fault suite: Redis, Postgres and process faults under load (also part of make test)
 	$(PY) -m pytest tests/faults

@@ -14,7 +14,7 @@ from pathlib import Path
 from stack.envfile import generated_values
 from stack.local import ROOT, LocalStack, Ports
 
-SERVICES = ("auth_server", "resource_api")
+SERVICES = ("auth_server", "resource_api", "consumer_demo")
 
 
 def configure(service: str):

@@ -1,0 +1,3 @@
+from tests.unit import configure
+
+configure("consumer_demo")
