@@ -22,8 +22,13 @@ class RequestMetricsMiddleware(PrometheusAfterMiddleware):
     The stock middleware also updates a dozen other series per request and labels the latency with
     the raw request method (any token a client sends: unbounded); here the method is always one of
     the standard ones or "<invalid method>". Listed right after the request id, so it sees the
-    status of every answer, the 503s the outer middleware makes of an outage included.
+    status of every answer, the 503s the outer middleware makes of an outage included. The labelled
+    series are kept once found: `labels()` takes a lock and builds a key on every call.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._responses, self._latencies = {}, {}
 
     def process_request(self, request):
         request.prometheus_after_middleware_event = Time()
@@ -43,6 +48,12 @@ class RequestMetricsMiddleware(PrometheusAfterMiddleware):
         if started is None or request.path_info in PROBES:
             return response
         view, method = self._get_view_name(request), self._method(request)
-        self.metrics.responses_by_status_view_method.labels(str(response.status_code), view, method).inc()
-        self.metrics.requests_latency_by_view_method.labels(view, method).observe(TimeSince(started))
+        key = (response.status_code, view, method)
+        if (responses := self._responses.get(key)) is None:
+            responses = self._responses[key] = self.metrics.responses_by_status_view_method.labels(
+                str(response.status_code), view, method)
+        if (latency := self._latencies.get(key[1:])) is None:
+            latency = self._latencies[key[1:]] = self.metrics.requests_latency_by_view_method.labels(view, method)
+        latency.observe(TimeSince(started))
+        responses.inc()
         return response

@@ -16,6 +16,16 @@ LOGINS = Counter("oauth_logins", "Sign-in attempts, by outcome.", ["outcome"])
 LOGIN_LOCKOUTS = Counter("oauth_login_lockouts", "Sign-in attempts refused by a lock.")
 DEVICE_CODES = Counter("oauth_device_codes", "Device authorization codes (RFC 8628), by event.", ["event"])
 
+_issued = {}
+
+
+def token_issued(grant_type: str, client_type: str):
+    """Count a token issued (the token endpoint's hot path: each series is looked up once)."""
+    if (series := _issued.get((grant_type, client_type))) is None:
+        series = _issued[grant_type, client_type] = TOKENS_ISSUED.labels(grant_type, client_type)
+    series.inc()
+
+
 # The endpoints that authenticate clients, by URL name (oauth2_validators._audit_client_failure).
 CLIENT_AUTHENTICATION_ENDPOINTS = {"token": "token", "introspect": "introspect", "revoke-token": "revoke",
                                    "device-authorization": "device_authorization"}

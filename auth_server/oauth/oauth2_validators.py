@@ -14,7 +14,7 @@ from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 from common.revocation import token_digest
 from oauth import hot_path, signing_keys
 from oauth.audit import audit
-from oauth.metrics import CLIENT_AUTHENTICATION_ENDPOINTS, CLIENT_AUTHENTICATION_FAILURES, TOKENS_ISSUED
+from oauth.metrics import CLIENT_AUTHENTICATION_ENDPOINTS, CLIENT_AUTHENTICATION_FAILURES, token_issued
 from oauth.revocation import revocation_reason
 from oauth.server import RESPONSE_TYPES
 
@@ -217,4 +217,4 @@ class OAuth2Validator(hot_path.RememberedClients, BaseValidator):
             scopes=token.get("scope", ""),
             token_sha256=token_digest(token["access_token"]),
         )
-        TOKENS_ISSUED.labels(request.grant_type, request.client.client_type).inc()
+        token_issued(request.grant_type, request.client.client_type)

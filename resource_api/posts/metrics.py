@@ -5,6 +5,8 @@ from prometheus_client import Counter, Histogram
 
 TOKEN_CACHE_LOOKUPS = Counter("oauth_token_cache_lookups", "Bearer tokens checked, by where the answer came from.",
                               ["result"])
+# Every API request counts one of these: their series, looked up once (labels() takes a lock).
+CACHE_HIT, CACHE_MISS, CACHE_BYPASS = (TOKEN_CACHE_LOOKUPS.labels(result) for result in ("hit", "miss", "bypass"))
 INTROSPECTIONS = Counter("oauth_introspections", "Introspection calls to the auth server, by result.", ["result"])
 INTROSPECTION_DURATION = Histogram(
     "oauth_introspection_duration_seconds", "Time of each introspection call, failed ones included.",

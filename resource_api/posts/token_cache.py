@@ -36,7 +36,7 @@ from django.conf import settings
 
 from common.cache import redis_client
 from common.revocation import HEARTBEAT_CHANNEL, REVOCATIONS_CHANNEL, REVOKED_PREFIX, parse_revocation_event
-from posts.metrics import REVOCATION_EVENTS_RECEIVED, REVOCATION_LAG, TOKEN_CACHE_LOOKUPS
+from posts.metrics import CACHE_BYPASS, CACHE_HIT, CACHE_MISS, REVOCATION_EVENTS_RECEIVED, REVOCATION_LAG
 
 CACHE_PREFIX = "posts_api:token:"
 INTROSPECTIONS_COUNTER = "posts_api:introspections"
@@ -99,7 +99,7 @@ def unseal(digest: str, entry: bytes) -> dict | None:
 def lookup(digest: str) -> dict | None:
     """The cached answer for a token, INACTIVE if it was revoked, None if unknown or not to be trusted."""
     if not fresh():
-        TOKEN_CACHE_LOOKUPS.labels("bypass").inc()
+        CACHE_BYPASS.inc()
         return None
     try:
         # The worker's one pool (its timeout: REDIS_TIMEOUT, no retries): when Redis is slow the
@@ -109,15 +109,15 @@ def lookup(digest: str) -> dict | None:
         # Until the next heartbeat proves Redis well, no request waits on it again.
         _distrust(redis_failed=True)
         logger.warning("token cache unavailable, introspecting instead: %r", exc)
-        TOKEN_CACHE_LOOKUPS.labels("bypass").inc()
+        CACHE_BYPASS.inc()
         return None
     if revoked:
-        TOKEN_CACHE_LOOKUPS.labels("hit").inc()
+        CACHE_HIT.inc()
         return INACTIVE
     answer = unseal(digest, cached) if cached else None
     if answer and answer.get("active") and answer.get("exp", 0) <= time.time():
         answer = None  # a genuine entry outliving its token: only a writer to Redis keeps one so long
-    TOKEN_CACHE_LOOKUPS.labels("miss" if answer is None else "hit").inc()
+    (CACHE_MISS if answer is None else CACHE_HIT).inc()
     return answer
 
 
