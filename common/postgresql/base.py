@@ -18,6 +18,7 @@ looked up once per connection.
 import select
 import time
 
+from django.conf import settings
 from django.db.backends.postgresql import base as django_base
 from django_prometheus.db import query_duration_seconds
 from django_prometheus.db.backends.postgresql import base
@@ -48,8 +49,9 @@ def timed_cursor(cursor_class, duration):
 class DatabaseWrapper(base.DatabaseWrapper):
     def get_connection_params(self):
         params = django_base.DatabaseWrapper.get_connection_params(self)
-        params["cursor_factory"] = timed_cursor(params["cursor_factory"],
-                                                query_duration_seconds.labels(self.alias, self.vendor))
+        if getattr(settings, "METRICS_ENABLED", True):
+            params["cursor_factory"] = timed_cursor(params["cursor_factory"],
+                                                    query_duration_seconds.labels(self.alias, self.vendor))
         return params
 
     def is_usable(self):
