@@ -123,3 +123,17 @@ def test_a_token_and_its_revocation_move_the_auth_servers_and_the_apis_metrics(l
     assert total(local, "resource_api", "oauth_revocation_events_received_total") - before["received"] == workers
     assert total(local, "resource_api", "oauth_revocation_lag_seconds_bucket", le="1.0") \
         - before["within_a_second"] == workers
+
+
+@pytest.mark.parametrize("allow, event", [(True, "approved"), (False, "denied")])
+def test_device_codes_issued_and_answered_are_counted(local, allow, event):
+    def device_codes(name):
+        return total(local, "auth_server", "oauth_device_codes_total", event=name)
+
+    before = {name: device_codes(name) for name in ("issued", event)}
+    started = flows.device_authorization(local.url, flows.device_client(local).client_id).json()
+    assert device_codes("issued") - before["issued"] == 1
+    session = flows.login(local.url, local.env["DEMO_USERNAME"], local.env["DEMO_PASSWORD"])
+    confirmation = flows.enter_user_code(session, local.url, started["user_code"])
+    assert flows.answer_device(session, confirmation, allow=allow).status_code == 200
+    assert device_codes(event) - before[event] == 1
