@@ -137,3 +137,23 @@ def test_device_codes_issued_and_answered_are_counted(local, allow, event):
     confirmation = flows.enter_user_code(session, local.url, started["user_code"])
     assert flows.answer_device(session, confirmation, allow=allow).status_code == 200
     assert device_codes(event) - before[event] == 1
+
+
+def test_walkthrough_steps_and_the_apis_refusals_are_counted(local):
+    from tests.consumer_demo.conftest import Visitor
+
+    def steps(step, outcome):
+        return total(local, "consumer_demo", "oauth_demo_walkthrough_steps_total", step=step, outcome=outcome)
+
+    counted = [("sign_in", "completed"), ("posts_create", "completed"), ("posts_me", "completed"),
+               ("posts_create", "failed")]
+    before = {key: steps(*key) for key in counted}
+    refused = dict(error="insufficient_scope", required_scope="profile")
+    refusals = total(local, "resource_api", "oauth_api_bearer_errors_total", **refused)
+    visitor = Visitor(local)
+    visitor.signed_in(("read", "write"))
+    visitor.post("/posts/create/", {"title": "Counted", "body": "By the metrics test."})
+    visitor.post("/posts/me/")  # 403: the refusal the step sets out to show
+    visitor.post("/posts/create/", {"title": "x" * 201, "body": "too long a title"})  # 400: failed
+    assert {key: steps(*key) - before[key] for key in counted} == {key: 1 for key in counted}
+    assert total(local, "resource_api", "oauth_api_bearer_errors_total", **refused) - refusals == 1
