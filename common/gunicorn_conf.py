@@ -79,8 +79,8 @@ def when_ready(server):
 
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
-    host, _, port = metrics_bind.rpartition(":")
-    _metrics_server, _ = start_http_server(int(port), host or "0.0.0.0", registry)
+    host, _, port = metrics_bind.rpartition(":")  # host:port, [v6 address]:port
+    _metrics_server, _ = start_http_server(int(port), host.strip("[]") or "0.0.0.0", registry)
     server.log.info("serving metrics on http://%s/metrics", metrics_bind)
 
 
