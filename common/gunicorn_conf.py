@@ -4,14 +4,18 @@ differs (its WSGI application, its per-worker start-up, its answer to unparseabl
 """
 
 import gc
+import glob
 import json
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 from gunicorn import util
 
 __all__ = ["bind", "workers", "threads", "keepalive", "worker_tmp_dir", "max_requests", "max_requests_jitter",
-           "graceful_timeout", "timeout", "accesslog", "errorlog", "control_socket_disable", "post_worker_init"]
+           "graceful_timeout", "timeout", "accesslog", "errorlog", "control_socket_disable", "post_worker_init",
+           "when_ready", "post_fork", "child_exit", "on_exit"]
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
@@ -36,6 +40,66 @@ errorlog = "-"
 # gunicorn's runtime control socket is unused here, and its default path (~/.gunicorn) would be
 # shared by every service on one machine and missing for the containers' home-less user.
 control_socket_disable = True
+
+
+# ---- Prometheus metrics (common/metrics.py) ---------------------------------------------------------
+# host:port where the master serves the merged samples of all its workers at /metrics; none if unset.
+# Never the public port: the local stack binds it to loopback, the containers to their internal network.
+metrics_bind = os.environ.get("METRICS_BIND", "")
+_own_metrics_dir = None
+_metrics_server = None
+
+
+def _prepare_metrics_dir():
+    """prometheus-client's multiprocess mode: each worker writes its values to files in
+    PROMETHEUS_MULTIPROC_DIR, which must start empty (files of an earlier run would be added in).
+    Set before any worker imports prometheus-client, which picks its mode at import."""
+    global _own_metrics_dir
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for stale in glob.glob(os.path.join(path, "*.db")):
+            os.remove(stale)
+    else:
+        # A tmpfs in the containers (GUNICORN_TMP_DIR=/dev/shm): the values are memory-mapped files.
+        path = _own_metrics_dir = tempfile.mkdtemp(prefix="gunicorn-metrics-", dir=worker_tmp_dir)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+
+
+if metrics_bind:
+    _prepare_metrics_dir()
+
+
+def when_ready(server):
+    """The master serves /metrics (every worker's samples, merged) from a thread of its own."""
+    global _metrics_server
+    if not metrics_bind:
+        return
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    host, _, port = metrics_bind.rpartition(":")  # host:port, [v6 address]:port
+    _metrics_server, _ = start_http_server(int(port), host.strip("[]") or "0.0.0.0", registry)
+    server.log.info("serving metrics on http://%s/metrics", metrics_bind)
+
+
+def post_fork(server, worker):
+    # A worker inherits the master's metrics socket; only the master answers on it.
+    if _metrics_server is not None:
+        _metrics_server.socket.close()
+
+
+def child_exit(server, worker):
+    if metrics_bind:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
 
 
 def post_worker_init(worker):

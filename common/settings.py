@@ -26,3 +26,12 @@ TIME_ZONE = "UTC"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = logging_config(env("LOG_LEVEL", default="INFO"))
+
+# Requests and SQL statements are timed only where /metrics is served (common/gunicorn_conf.py):
+# METRICS_BIND empty turns that off, for `make bench` to compare (our own counters still count).
+METRICS_ENABLED = bool(env("METRICS_BIND", default=""))
+METRICS_MIDDLEWARE = ["common.metrics.RequestMetricsMiddleware"] if METRICS_ENABLED else []
+# Latency buckets of django-prometheus's histograms (observability/metrics.yml): around the hot
+# paths' figures; 0.25 s is the token-endpoint alert's threshold and must stay a boundary.
+PROMETHEUS_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                              float("inf"))

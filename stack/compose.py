@@ -26,6 +26,8 @@ def places(service: str) -> dict[str, str]:
     return {"postgres": "postgres:5432", "redis": "redis:6379",
             **{name: f"{spec['host']}:{spec['port']}" for name, spec in wiring.SERVICES.items()},
             "hosts": f"localhost,127.0.0.1,{wiring.SERVICES[service]['host']}",
+            # Every interface of the container, on the stack's internal network: no port is published.
+            "metrics": f"0.0.0.0:{wiring.SERVICES[service]['metrics_port']}",
             "static": "/srv/static", "oidc": "/var/lib/oidc"}
 
 

@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 import xmlrpc.client
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import psutil
@@ -90,17 +90,22 @@ class Ports:
     redis: int = 16379
     # nginx's HTTPS port, served only when the stack has a certificate (LocalStack.tls_certs).
     tls: int = 8443
+    # Each service's /metrics (its gunicorn master), on loopback only.
+    auth_metrics: int = 9101
+    api_metrics: int = 9102
+    demo_metrics: int = 9103
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(*(free_port() for _ in range(7)))
+        return cls(*(free_port() for _ in fields(cls)))
 
 
 # Redis users and the .env key of each one's password (redis/users.acl.template).
 REDIS_PASSWORDS = {"default": "REDIS_PASSWORD", "auth_server": "REDIS_AUTH_PASSWORD",
                    "resource_api": "REDIS_API_PASSWORD", "consumer_demo": "REDIS_DEMO_PASSWORD"}
 
-# The Django services (stack/wiring.yaml) and the field of Ports each listens on here.
+# The Django services (stack/wiring.yaml) and the field of Ports each listens on here; its metrics
+# port is the field with "_metrics" appended.
 SERVICES = {"auth_server": "auth", "resource_api": "api", "consumer_demo": "demo"}
 assert SERVICES.keys() == wiring.SERVICES.keys()
 
@@ -144,16 +149,22 @@ class LocalStack:
         """PUBLIC_URL: what users reach, and what every URL the services hand out names."""
         return public_url(self.env)
 
-    @property
-    def places(self) -> dict[str, str]:
-        """Where this stack puts what stack/wiring.yaml names in {braces}."""
+    def places(self, service: str) -> dict[str, str]:
+        """Where this stack puts what stack/wiring.yaml names in {braces}, for `service`."""
         return {"postgres": f"127.0.0.1:{self.ports.postgres}", "redis": f"127.0.0.1:{self.ports.redis}",
-                **{service: f"127.0.0.1:{self.port(service)}" for service in SERVICES},
-                "hosts": "localhost,127.0.0.1",
+                **{name: f"127.0.0.1:{self.port(name)}" for name in SERVICES},
+                "hosts": "localhost,127.0.0.1", "metrics": f"127.0.0.1:{self.metrics_port(service)}",
                 "static": str(self.state / "static"), "oidc": str(self.state / "oidc")}
 
     def port(self, service: str) -> int:
         return getattr(self.ports, SERVICES[service])
+
+    def metrics_port(self, service: str) -> int:
+        """Where `service`'s gunicorn master serves /metrics (127.0.0.1 only)."""
+        return getattr(self.ports, SERVICES[service] + "_metrics")
+
+    def metrics_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_port(service)}/metrics"
 
     def redis_url(self, user: str = "default", db: int = 0) -> str:
         """A Redis URL as `user` (redis/users.acl.template); `default` is the operators' account."""
@@ -182,13 +193,13 @@ class LocalStack:
         """What `service` is configured with (stack/wiring.yaml), on top of the environment it inherits;
         `bootstrap`: what its `manage.py bootstrap` is."""
         return {**self._process_env(service),
-                **wiring.service_env(service, self.places, self._wiring_values, bootstrap), **self.overrides,
+                **wiring.service_env(service, self.places(service), self._wiring_values, bootstrap), **self.overrides,
                 **self.service_overrides.get(service, {})}
 
     def worker_settings(self, worker: str) -> dict[str, str]:
         service = wiring.WORKERS[worker]["service"]
         return {**self._process_env(service),
-                **wiring.worker_env(worker, self.places, self._wiring_values), **self.overrides}
+                **wiring.worker_env(worker, self.places(service), self._wiring_values), **self.overrides}
 
     @property
     def _wiring_values(self) -> dict[str, str]:

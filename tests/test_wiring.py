@@ -92,7 +92,7 @@ def test_local_and_compose_give_a_service_the_same_environment_but_for_places(se
         {key: in_compose[key] for key in in_compose.keys() - placed}
     assert placed, "the test would compare nothing that differs"
     for key in placed:
-        assert locally[key] == wiring.service_env(service, local.places, env)[key]
+        assert locally[key] == wiring.service_env(service, local.places(service), env)[key]
 
 
 @pytest.mark.parametrize("worker", wiring.WORKERS)
@@ -211,3 +211,12 @@ def test_one_tls_configuration_serves_both_stacks(tmp_path, env):
     subprocess.run([ROOT / "docker/make-certs.sh", state / "nginx/tls"], check=True, capture_output=True)
     nginx_accepts(state / "nginx/nginx.conf")
     assert "listen 8443 ssl;" in (state / "nginx/tls/tls.conf").read_text()
+
+
+@pytest.mark.parametrize("service", wiring.SERVICES)
+def test_metrics_are_served_on_the_declared_port_and_never_published(service, env, local):
+    port = wiring.SERVICES[service]["metrics_port"]
+    assert compose_env(service, env)["METRICS_BIND"] == f"0.0.0.0:{port}"
+    assert COMPOSE[service]["expose"] == [str(port)] and "ports" not in COMPOSE[service]
+    assert local.programs()[service].env["METRICS_BIND"] == f"127.0.0.1:{local.metrics_port(service)}"
+    assert len({local.metrics_port(s) for s in wiring.SERVICES} | {local.port(s) for s in wiring.SERVICES}) == 6

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from common.cache import redis_cache
 from common.settings import *  # noqa: F403  SECRET_KEY, PUBLIC_URL, REDIS_URL, LOGGING, ...
-from common.settings import PUBLIC_URL, REDIS_URL, env
+from common.settings import METRICS_MIDDLEWARE, PUBLIC_URL, REDIS_URL, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -29,6 +29,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "common.request_id.RequestIdMiddleware",
+    # Request counts and latency per view (common/metrics.py): outside everything that makes an answer.
+    *METRICS_MIDDLEWARE,
     # Outermost but the request id: it sees every answer of the JSON endpoints, Django's own too.
     "oauth.middleware.JsonAnswersMiddleware",
     # Postgres or Redis down: 503 + Retry-After (it turns a view's exception into the answer).

@@ -2,6 +2,8 @@
 
 import logging
 
+from oauth.metrics import LOGINS
+
 logger = logging.getLogger("audit")
 
 
@@ -15,11 +17,13 @@ def audit(event: str, **fields):
 
 def _login_succeeded(sender, request, user, **kwargs):
     audit("login_succeeded", user=user.get_username(), user_id=user.pk)
+    LOGINS.labels("succeeded").inc()
 
 
 def _login_failed(sender, credentials, request=None, **kwargs):
     # Django has already masked the password in `credentials`; only the username is kept.
     audit("login_failed", user=credentials.get("username", ""))
+    LOGINS.labels("failed").inc()
 
 
 def _logged_out(sender, request, user, **kwargs):

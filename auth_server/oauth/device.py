@@ -27,6 +27,7 @@ from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.views.mixins import OAuthLibMixin
 
 from oauth.audit import audit
+from oauth.metrics import DEVICE_CODES
 from oauth.login_guard import client_ip
 from common.cache import redis_client as _redis  # the process's one Redis client
 from oauth.server import DeviceServer, normalize_user_code
@@ -67,6 +68,7 @@ class DeviceAuthorizationView(OAuthLibMixin, View):
             scope=body.get("scope", ""), interval=body["interval"],
             expires=timezone.now() + timedelta(seconds=body["expires_in"]),
         )
+        DEVICE_CODES.labels("issued").inc()
         response = JsonResponse(body, headers=headers)
         add_never_cache_headers(response)
         return response
@@ -143,6 +145,7 @@ class DeviceView(LoginRequiredMixin, View):
                              {"refused": self.already_used(), "user_code": typed}, status=400)
         audit("device_granted" if allowed else "device_denied", client_id=grant.client_id,
               user=request.user.get_username(), scopes=grant.scope)
+        DEVICE_CODES.labels("approved" if allowed else "denied").inc()
         return self.page("oauth2_provider/device/done.html", {"allowed": allowed, "application": application})
 
     def pending_grant(self, typed: str):

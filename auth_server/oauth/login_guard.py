@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
 from oauth.audit import audit
+from oauth.metrics import LOGIN_LOCKOUTS
 
 
 def client_ip(request) -> str:
@@ -40,6 +41,7 @@ def lockout_response(request, original_response=None, credentials=None):
 
 def user_locked_out(sender, request, username, ip_address, **kwargs):
     audit("login_locked_out", user=username)
+    LOGIN_LOCKOUTS.inc()
 
 
 def connect_signals():

@@ -4,6 +4,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from django.db.models import F
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from oauth2_provider.models import get_device_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as BaseValidator
@@ -13,6 +14,7 @@ from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 from common.revocation import token_digest
 from oauth import hot_path, signing_keys
 from oauth.audit import audit
+from oauth.metrics import CLIENT_AUTHENTICATION_ENDPOINTS, CLIENT_AUTHENTICATION_FAILURES, token_issued
 from oauth.revocation import revocation_reason
 from oauth.server import RESPONSE_TYPES
 
@@ -52,6 +54,11 @@ class OAuth2Validator(hot_path.RememberedClients, BaseValidator):
 
     def _audit_client_failure(self, request):
         audit("client_authentication_failed", client_id=self._claimed_client_id(request))
+        try:
+            url_name = resolve(urlsplit(request.uri).path).url_name
+        except Resolver404:
+            url_name = None
+        CLIENT_AUTHENTICATION_FAILURES.labels(CLIENT_AUTHENTICATION_ENDPOINTS.get(url_name, "other")).inc()
 
     def _claimed_client_id(self, request):
         """The client id the caller claimed (the secret is never looked at), cut to a loggable size."""
@@ -210,3 +217,4 @@ class OAuth2Validator(hot_path.RememberedClients, BaseValidator):
             scopes=token.get("scope", ""),
             token_sha256=token_digest(token["access_token"]),
         )
+        token_issued(request.grant_type, request.client.client_type)

@@ -34,8 +34,9 @@ from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 
 from common.cache import redis_client
-from common.revocation import HEARTBEAT_CHANNEL, RELAY_EPOCH_KEY, REVOCATIONS_CHANNEL, REVOKED_PREFIX
+from common.revocation import HEARTBEAT_CHANNEL, RELAY_EPOCH_KEY, REVOCATIONS_CHANNEL, REVOKED_PREFIX, revocation_event
 from oauth.audit import audit
+from oauth.metrics import REVOCATION_EVENTS, TOKENS_REVOKED
 
 # Slack added to REVOCATION_FRESHNESS when an answer has to wait: the most the relay's clock may run
 # ahead of an API host's (NTP keeps them within milliseconds), plus scheduling.
@@ -63,13 +64,17 @@ def marker_ttl(expires) -> int:
 
 
 def publish(checksum: str, expires, reason: str, **fields):
-    """Set the marker and announce one revoked access token (called after the commit)."""
+    """Set the marker and announce one revoked access token (called after the commit: its time is the
+    revocation's commit time in the event)."""
+    committed = time.time()
     audit("token_revoked", reason=reason, token_sha256=checksum, **fields)
+    TOKENS_REVOKED.labels(reason).inc()
     started = time.monotonic()
     if started < _answer_not_before.get():
         # Redis already failed for this request: do not pay its timeout again. The wait covers this
         # token too (pushed back in case it was committed after the first).
         _answer_not_before.set(started + settings.REVOCATION_FRESHNESS + WAIT_MARGIN)
+        REVOCATION_EVENTS.labels("failed").inc()
         return
     try:
         # The key first: a subscriber that checks it on the message always finds it.
@@ -77,9 +82,11 @@ def publish(checksum: str, expires, reason: str, **fields):
         # costs a revocation a bounded wait.
         with redis_client().pipeline(transaction=False) as pipe:
             pipe.set(REVOKED_PREFIX + checksum, 1, ex=marker_ttl(expires))
-            pipe.publish(REVOCATIONS_CHANNEL, checksum)
+            pipe.publish(REVOCATIONS_CHANNEL, revocation_event(checksum, committed))
             pipe.execute()
+        REVOCATION_EVENTS.labels("published").inc()
     except redis.RedisError:
+        REVOCATION_EVENTS.labels("failed").inc()
         # The revocation is durable (its Revocation row); the relay copies it once Redis answers.
         logger.exception("revocation marker not set, the answer waits for the caches to lapse",
                          extra={"token_sha256": checksum})

@@ -36,6 +36,7 @@ from common.revocation import token_digest
 from oauth import hot_path, signing_keys
 from oauth.audit import audit
 from oauth.forms import ApplicationForm
+from oauth.metrics import TOKEN_ERRORS
 
 Application = get_application_model()
 AccessToken = get_access_token_model()
@@ -134,7 +135,30 @@ class AuthorizationView(dot_views.AuthorizationView):
 class TokenView(hot_path.TokenView, dot_views.TokenView):
     """DOT's token endpoint, on the hot path's shortcuts (oauth/hot_path.py), without DOT's device-flow
     shortcut, which answered an unknown device code with 404 and never said slow_down: oauthlib's
-    device grant asks the validator (validate_device_code)."""
+    device grant asks the validator (validate_device_code). Its OAuth errors are counted by code."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        if response.status_code >= 400:
+            TOKEN_ERRORS.labels(oauth_error(response)).inc()
+        return response
+
+
+# The codes a token endpoint answers with (RFC 6749 §5.2, RFC 8628 §3.5, RFC 8707); any other is "other",
+# so that the metric's label stays bounded.
+TOKEN_ERROR_CODES = frozenset({
+    "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type",
+    "invalid_scope", "authorization_pending", "slow_down", "access_denied", "expired_token", "invalid_target",
+    "server_error", "temporarily_unavailable"})
+
+
+def oauth_error(response) -> str:
+    """The `error` of an OAuth error answer, or "other"."""
+    try:
+        error = json.loads(response.content).get("error")
+    except (ValueError, AttributeError):
+        return "other"
+    return error if isinstance(error, str) and error in TOKEN_ERROR_CODES else "other"
 
 
 @method_decorator(csrf_exempt, name="dispatch")

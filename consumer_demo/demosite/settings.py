@@ -9,7 +9,7 @@ from pathlib import Path
 
 from common.cache import redis_cache
 from common.settings import *  # noqa: F403  SECRET_KEY, PUBLIC_URL, REDIS_URL, LOGGING, ...
-from common.settings import PUBLIC_URL, REDIS_URL, env
+from common.settings import METRICS_MIDDLEWARE, PUBLIC_URL, REDIS_URL, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -20,6 +20,8 @@ INSTALLED_APPS = [
 ]
 MIDDLEWARE = [
     "common.request_id.RequestIdMiddleware",
+    # Request counts and latency per view (common/metrics.py): outside everything that makes an answer.
+    *METRICS_MIDDLEWARE,
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

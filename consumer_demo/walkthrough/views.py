@@ -2,6 +2,7 @@
 303, GET), so reloading a page never repeats an action; the callback is the one exception, as it is
 for any OAuth client: reloading it sends the code again, and the page says what that means."""
 
+import functools
 import secrets
 import time
 from urllib.parse import parse_qsl, urlsplit
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from . import explain, glossary
 from .client import REQUIRED_SCOPES, SCOPES, Client, InvalidIdToken, Refused
+from .metrics import WALKTHROUGH_STEPS
 from .problems import Problem, post_only
 from .timeline import Timeline, shorten
 
@@ -22,6 +24,29 @@ from .timeline import Timeline, shorten
 DEFAULT_SCOPES = ["openid", "read", "write"]
 # Everything that belongs to one signed-in visit (the timeline outlives it).
 LOGIN_KEYS = ("pending", "completed", "tokens", "login", "result")
+
+
+def counted(step: str, actions: tuple[str, ...] = ()):
+    """Count the step (`step`, or `step`_<action> for each of `actions`) as completed when its view
+    answers (unless the verdict it shows is "bad": the visitor has to act) and as failed when it
+    raises (a Problem page, an unreachable service)."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            action = kwargs.get("action")
+            if actions and action not in actions:
+                return view(request, *args, **kwargs)  # not a step: its 404
+            name = f"{step}_{action.replace('-', '_')}" if actions else step
+            try:
+                response = view(request, *args, **kwargs)
+            except Exception:
+                WALKTHROUGH_STEPS.labels(name, "failed").inc()
+                raise
+            result = request.session.get("result") if actions else None
+            WALKTHROUGH_STEPS.labels(name, "failed" if result and result.get("tone") == "bad" else "completed").inc()
+            return response
+        return wrapper
+    return decorate
 
 
 def see_other(url: str) -> HttpResponseRedirect:
@@ -122,6 +147,7 @@ def authorize(request):
 
 # ---- steps 3 and 4 ----------------------------------------------------------------------------
 @require_GET
+@counted("sign_in")
 def callback(request):
     session, query = request.session, request.GET
     url = request.build_absolute_uri()
@@ -263,6 +289,7 @@ def posts(request):
 
 
 @post_only
+@counted("posts", actions=("list", "create", "me", "userinfo"))
 def posts_action(request, action: str):
     tokens = tokens_of(request)
     client = client_for(request)
@@ -302,6 +329,7 @@ def tokens(request):
 
 
 @post_only
+@counted("tokens", actions=("refresh", "reuse", "revoke", "revoke-refresh", "call"))
 def tokens_action(request, action: str):
     tokens = tokens_of(request)
     client = client_for(request)
@@ -414,6 +442,7 @@ def revoke_refresh_token(client: Client, tokens: dict) -> explain.Verdict:
 
 
 @post_only
+@counted("logout")
 def logout(request):
     """Forget the tokens here, then send the browser to the auth server to end its session too."""
     tokens = request.session.get("tokens")

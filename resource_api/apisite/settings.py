@@ -9,7 +9,7 @@ from pathlib import Path
 
 from common.cache import redis_cache
 from common.settings import *  # noqa: F403  SECRET_KEY, PUBLIC_URL, REDIS_URL, LOGGING, ...
-from common.settings import REDIS_URL, env
+from common.settings import METRICS_MIDDLEWARE, REDIS_URL, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,6 +22,8 @@ INSTALLED_APPS = [
 ]
 MIDDLEWARE = [
     "common.request_id.RequestIdMiddleware",
+    # Request counts and latency per view (common/metrics.py): outside everything that makes an answer.
+    *METRICS_MIDDLEWARE,
     # Outermost but the request id: Django's and Ninja's own error pages become JSON.
     "posts.api.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -13,6 +13,7 @@ from ninja.security.base import AuthBase
 from common.revocation import token_digest
 from posts import token_cache
 from posts.introspection import introspect
+from posts.metrics import BEARER_ERRORS
 
 # RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token
 _BEARER = re.compile(r"^Bearer +([A-Za-z0-9\-._~+/]+=*) *$", re.IGNORECASE)
@@ -131,6 +132,13 @@ class OAuth2(AuthBase):
         return token_info(token)
 
     def __call__(self, request):
+        try:
+            return self._authenticate(request)
+        except BearerError as refusal:
+            BEARER_ERRORS.labels(refusal.error or "missing_token", self.scope or "none").inc()
+            raise
+
+    def _authenticate(self, request):
         token = bearer_token(request)
         if token is None:
             if self.optional:

@@ -2,10 +2,13 @@
 
 import functools
 import logging
+import time
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+
+from posts.metrics import INTROSPECTION_DURATION, INTROSPECTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +29,19 @@ def _session() -> requests.Session:
 
 def introspect(token: str) -> dict:
     """The auth server's answer for `token` ({"active": false} or its claims)."""
+    started = time.perf_counter()
+    try:
+        answer = _introspect(token)
+    except AuthServerUnavailable:
+        INTROSPECTIONS.labels("failed").inc()
+        raise
+    finally:
+        INTROSPECTION_DURATION.observe(time.perf_counter() - started)
+    INTROSPECTIONS.labels("active" if answer["active"] else "inactive").inc()
+    return answer
+
+
+def _introspect(token: str) -> dict:
     try:
         response = _session().post(
             f"{settings.AUTH_INTERNAL_URL}/o/introspect/", data={"token": token},

@@ -28,7 +28,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import threading
 import time
 
@@ -36,14 +35,14 @@ import redis
 from django.conf import settings
 
 from common.cache import redis_client
-from common.revocation import HEARTBEAT_CHANNEL, REVOCATIONS_CHANNEL, REVOKED_PREFIX
+from common.revocation import HEARTBEAT_CHANNEL, REVOCATIONS_CHANNEL, REVOKED_PREFIX, parse_revocation_event
+from posts.metrics import CACHE_BYPASS, CACHE_HIT, CACHE_MISS, REVOCATION_EVENTS_RECEIVED, REVOCATION_LAG
 
 CACHE_PREFIX = "posts_api:token:"
 INTROSPECTIONS_COUNTER = "posts_api:introspections"
 INACTIVE = {"active": False}
 # The fields of an introspection answer the API uses; nothing else is cached.
 CACHED_FIELDS = ("active", "scope", "exp", "client_id", "username", "sub", "aud")
-_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +99,7 @@ def unseal(digest: str, entry: bytes) -> dict | None:
 def lookup(digest: str) -> dict | None:
     """The cached answer for a token, INACTIVE if it was revoked, None if unknown or not to be trusted."""
     if not fresh():
+        CACHE_BYPASS.inc()
         return None
     try:
         # The worker's one pool (its timeout: REDIS_TIMEOUT, no retries): when Redis is slow the
@@ -109,12 +109,15 @@ def lookup(digest: str) -> dict | None:
         # Until the next heartbeat proves Redis well, no request waits on it again.
         _distrust(redis_failed=True)
         logger.warning("token cache unavailable, introspecting instead: %r", exc)
+        CACHE_BYPASS.inc()
         return None
     if revoked:
+        CACHE_HIT.inc()
         return INACTIVE
     answer = unseal(digest, cached) if cached else None
     if answer and answer.get("active") and answer.get("exp", 0) <= time.time():
-        return None  # a genuine entry outliving its token: only a writer to Redis keeps one so long
+        answer = None  # a genuine entry outliving its token: only a writer to Redis keeps one so long
+    (CACHE_MISS if answer is None else CACHE_HIT).inc()
     return answer
 
 
@@ -166,8 +169,13 @@ def _handle(message: dict):
             logger.warning("malformed revocation heartbeat ignored: %r", data[:40])
         else:
             heard_heartbeat(beat, window)
-    elif _SHA256_HEX.match(data):
-        drop(data)
+    elif event := parse_revocation_event(data):
+        REVOCATION_EVENTS_RECEIVED.inc()
+        digest, committed = event
+        drop(digest)
+        if committed is not None:
+            # Clocks of two hosts: never negative, however they disagree.
+            REVOCATION_LAG.observe(max(0.0, time.time() - committed))
 
 
 def _listen_forever(reconnect_delay: float = 0.2):

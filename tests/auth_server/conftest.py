@@ -82,7 +82,8 @@ def issue(stack, demo):
 
 
 class RevocationEvents:
-    """Listens on the revocation channel; `expect(token)` checks the message and the key of one token."""
+    """Listens on the revocation channel; `expect(token)` checks the message ("<sha256> <commit time>",
+    common/revocation.py) and the key of one token."""
 
     def __init__(self, redis_url: str):
         self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
@@ -90,7 +91,8 @@ class RevocationEvents:
         self.pubsub.subscribe(REVOCATION_CHANNEL)
         # Redis confirms the subscription: from then on no message can be missed.
         assert self.pubsub.get_message(timeout=5)["type"] == "subscribe"
-        self.received: list[str] = []
+        self.received: list[str] = []  # digests
+        self.messages: list[str] = []
 
     def expect(self, access_token: str, timeout: float = 5.0):
         checksum = sha256(access_token)
@@ -98,9 +100,12 @@ class RevocationEvents:
         while checksum not in self.received and time.monotonic() < deadline:
             message = self.pubsub.get_message(timeout=0.2)
             if message and message["type"] == "message":
-                self.received.append(message["data"])
-        assert checksum in self.received, f"no revocation event for the token; got {self.received}"
-        assert access_token not in self.received, "the token itself must never be published"
+                self.messages.append(message["data"])
+                self.received.append(message["data"].split(" ")[0])
+        assert checksum in self.received, f"no revocation event for the token; got {self.messages}"
+        assert not any(access_token in m for m in self.messages), "the token itself must never be published"
+        committed = float(self.messages[self.received.index(checksum)].split(" ")[1])
+        assert time.time() - 10 < committed <= time.time(), f"the event's commit time is not now: {committed}"
         ttl = self.redis.ttl(f"oauth2:revoked:{checksum}")
         assert 1 <= ttl <= 300, f"oauth2:revoked:<sha256> should expire with the token, TTL is {ttl}"
 

@@ -85,3 +85,19 @@ def test_the_evaluation_catches_a_wider_policy(objects):
         "podSelector": {"matchLabels": {"app.kubernetes.io/component": "auth_server"}},
         "policyTypes": ["Ingress"], "ingress": [{"ports": [{"port": 8000}]}]}}]
     assert (ANYONE, "auth_server", 8000) in admitted(objs) - expected(False, ANYONE)
+
+
+def test_the_metrics_port_admits_only_the_scrapers_given(tools):
+    import json
+
+    import yaml
+
+    from .conftest import render
+
+    peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    objs = [o for o in yaml.safe_load_all(render(tools, None, "--set-json", f"metrics.scrapeFrom={json.dumps([peer])}")) if o]
+    for service in SERVICES:
+        [policy] = [o for o in objs if o["kind"] == "NetworkPolicy"
+                    and o["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/component") == service]
+        [rule] = [r for r in policy["spec"]["ingress"] if r["ports"] == [{"port": 9100, "protocol": "TCP"}]]
+        assert rule["from"] == [peer]

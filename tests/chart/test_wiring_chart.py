@@ -46,7 +46,8 @@ def places(objs, service: str, public_url: str) -> dict[str, str]:
     host = public_url.split("://")[1].split(":")[0].split("/")[0]
     return {**found, "postgres": f"{hosts.get('postgres', 'oauth-oauth-stack-postgres')}:5432",
             "redis": f"{hosts.get('redis', 'oauth-oauth-stack-redis')}:6379", "static": "/srv/static",
-            "oidc": "/var/lib/oidc", "hosts": ",".join(dict.fromkeys([host, hosts[service], "localhost"]))}
+            "oidc": "/var/lib/oidc", "hosts": ",".join(dict.fromkeys([host, hosts[service], "localhost"])),
+            "metrics": f"0.0.0.0:{wiring.SERVICES[service]['metrics_port']}"}
 
 
 def check_env(env: list[dict], declared: dict[str, str], place: dict[str, str], config: dict[str, str], bundled: set[str]):
@@ -89,7 +90,11 @@ def test_service_is_wired_as_declared(objects, values, service):
 
     deployment = find(objs, "Deployment", service)
     [container] = deployment["spec"]["template"]["spec"]["containers"]
-    assert container["ports"] == [{"name": "http", "containerPort": spec["port"]}]
+    assert container["ports"] == [{"name": "http", "containerPort": spec["port"]},
+                                  {"name": "metrics", "containerPort": spec["metrics_port"]}]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(spec["metrics_port"]),
+                           "prometheus.io/path": "/metrics"}
     assert container["readinessProbe"]["httpGet"]["path"] == spec["health"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["args"][-1] == spec["wsgi"]
@@ -98,6 +103,7 @@ def test_service_is_wired_as_declared(objects, values, service):
 
     svc = find(objs, "Service", service)
     assert svc["metadata"]["name"].endswith("-" + spec["host"]) and svc["spec"]["ports"][0]["port"] == spec["port"]
+    assert {"name": "metrics", "port": spec["metrics_port"], "targetPort": "metrics"} in svc["spec"]["ports"]
 
     job = find(objs, "Job", f"{service}-bootstrap")
     [setup] = job["spec"]["template"]["spec"]["containers"]

@@ -82,6 +82,7 @@ oauth-stack/code: {{ . }}
 {{- $_ := set $places $name (printf "%s:%v" (include "oauth-stack.name" (dict "ctx" $ctx "name" $spec.host)) $spec.port) -}}
 {{- end -}}
 {{- $spec := index $w.services .service -}}
+{{- $_ := set $places "metrics" (printf "0.0.0.0:%v" $spec.metrics_port) -}}
 {{- $hosts := list (urlParse $ctx.Values.publicUrl).hostname (include "oauth-stack.name" (dict "ctx" $ctx "name" $spec.host)) "localhost" -}}
 {{- $_ := set $places "hosts" (join "," ($hosts | uniq)) -}}
 {{- toYaml $places -}}
