@@ -10,7 +10,10 @@ in a temporary directory) and measures, through nginx:
       authentication (/api/_bench/noauth/posts/), and against a database lookup of the token per
       request, as stock DOT validates (/api/_bench/dblookup/posts/): routes of loadtest/benchapi,
       which only this stack installs;
-  (c) latency percentiles of each at one fixed request rate.
+  (c) latency percentiles of each at one fixed request rate;
+  (d) what the Prometheus metrics cost: the token endpoint and the cached post list with the
+      services' request and SQL timing on (as shipped) and off (METRICS_BIND empty), in
+      interleaved rounds, the two services restarted between them.
 
 Peak throughput is measured closed-loop (every user sends its next request as soon as the answer
 arrives), in interleaved rounds so that background noise hits every variant alike. The load
@@ -23,7 +26,7 @@ address): with it, the token endpoint would measure the limit, not the server.
 Writes loadtest/reports/bench.md (tables, ratios, machine) and loadtest/reports/bench.png, and
 appends the figures to loadtest/results.jsonl (kept in git).
 
-    python -m loadtest.bench [--duration 6] [--rounds 5] [--users 16] [--rate REQUESTS_PER_S]
+    python -m loadtest.bench [--duration 6] [--rounds 5] [--users 16] [--rate REQUESTS_PER_S] [--metrics-rounds 3]
 """
 
 # locust patches the standard library for gevent: it must come first.
@@ -62,6 +65,9 @@ RESULTS = ROOT / "loadtest" / "results.jsonl"
 # cores, and finish together, every ~1.3 s. A 6 s window holds 4 or 5 waves, i.e. 5.3 or 6.7
 # tokens/s for the same server: ±11 % from where the window falls. Over 30 s it is ±2 %.
 PBKDF2_SECONDS = 30
+# The services whose request and SQL timing (d) switches off and on.
+METRICS_SERVICES = ("auth_server", "resource_api")
+RESTART_WARMUP_SECONDS = 6
 
 BENCH_OVERRIDES = {
     # nginx's per-address limit on /o/token/ would cap the measurement at 20 requests/s.
@@ -267,6 +273,37 @@ def peak(variants: list[Variant], stack: LocalStack, users: int, seconds: float,
     return {key: replace(max(rs, key=lambda r: r.rps), cpu_ms=min(r.cpu_ms for r in rs)) for key, rs in runs.items()}
 
 
+def set_metrics(stack: LocalStack, on: bool):
+    """Restart auth_server and resource_api with request and SQL timing on, or off (an empty
+    METRICS_BIND: our own counters still count, as they cost an increment each)."""
+    for service in METRICS_SERVICES:
+        overrides = stack.service_overrides.setdefault(service, {})
+        if on:
+            overrides.pop("METRICS_BIND", None)
+        else:
+            overrides["METRICS_BIND"] = ""
+    stack.start_supervisor()  # supervisorctl update: stops exactly the programs whose settings changed
+    for service in METRICS_SERVICES:
+        stack.start(service)
+
+
+def metrics_cost(variants: list[Variant], stack: LocalStack, users: int, seconds: float, rounds: int
+                 ) -> dict[str, dict[str, Result]]:
+    """Each variant's best round with metrics on and off: {"on": {key: Result}, "off": {...}}."""
+    runs: dict[str, dict[str, list[Result]]] = {"on": {v.key: [] for v in variants}, "off": {v.key: [] for v in variants}}
+    for n in range(rounds):
+        for state in ("off", "on"):  # ends as shipped
+            set_metrics(stack, state == "on")
+            for v in variants:
+                # Restarted workers are slow for their first seconds (imports, connections, caches).
+                r = measure(v, stack, users, seconds, warmup=RESTART_WARMUP_SECONDS)
+                runs[state][v.key].append(r)
+                print(f"  round {n + 1}  metrics {state:3}  {v.label:44} {r.rps:8.1f} req/s  "
+                      f"{r.cpu_ms:6.2f} CPU ms/request  failures {r.failures}", flush=True)
+    return {state: {key: replace(max(rs, key=lambda r: r.rps), cpu_ms=min(r.cpu_ms for r in rs))
+                    for key, rs in by_key.items()} for state, by_key in runs.items()}
+
+
 def fixed_rate(variants: list[Variant], stack: LocalStack, rate: float, seconds: float) -> dict[str, Result]:
     results = {}
     users = max(10, int(rate // 10))
@@ -298,7 +335,8 @@ def machine() -> dict[str, str]:
     }
 
 
-def record(info: dict, steal_percent: float | None, token: dict[str, Result], api: dict[str, Result], fixed: dict[str, Result], args) -> dict:
+def record(info: dict, steal_percent: float | None, token: dict[str, Result], api: dict[str, Result],
+           fixed: dict[str, Result], metrics: dict[str, dict[str, Result]], args) -> dict:
     """Append this run's figures to RESULTS, with the commit and the machine they belong to."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "auth_server", "resource_api", "nginx", "stack"],
@@ -315,6 +353,9 @@ def record(info: dict, steal_percent: float | None, token: dict[str, Result], ap
         "rps": {key: round(r.rps, 1) for key, r in {**token, **api}.items()},
         "cpu_ms": {key: round(r.cpu_ms, 3) for key, r in {**token, **api}.items()},
         "fixed_rate": args.rate, "fixed_rate_p99_ms": {key: r.p99 for key, r in fixed.items()},
+        "metrics_on_x_off": {key: round(r.rps / metrics["off"][key].rps, 3) for key, r in metrics["on"].items()},
+        "metrics_on_x_off_by_cpu": {key: round(metrics["off"][key].cpu_ms / r.cpu_ms, 3)
+                                    for key, r in metrics["on"].items()},
     }
     with RESULTS.open("a") as f:
         f.write(json.dumps(entry) + "\n")
@@ -326,7 +367,7 @@ def ratio(a: float, b: float) -> str:
 
 
 def write_report(info: dict, token: dict[str, Result], api: dict[str, Result], fixed: dict[str, Result],
-                 variants: dict[str, Variant], args, png: Path) -> str:
+                 metrics: dict[str, dict[str, Result]], variants: dict[str, Variant], args, png: Path) -> str:
     fast, slow = token["token_fast"], token["token_pbkdf2"]
     lines = [
         "# Benchmark",
@@ -369,6 +410,16 @@ def write_report(info: dict, token: dict[str, Result], api: dict[str, Result], f
     if slow.rps < args.rate:
         lines.append(f"| {variants['token_pbkdf2'].label} | cannot sustain it (peak {slow.rps:.1f} req/s) "
                      "| | | | |")
+    lines += ["", "## (d) The cost of the Prometheus metrics", "",
+              f"Request and SQL timing on (as shipped) and off (`METRICS_BIND` empty), best of {args.rounds} "
+              "interleaved rounds; our own counters count in both.", "",
+              "| endpoint | req/s on | req/s off | on × off | CPU ms on | CPU ms off | CPU off ÷ on |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for key in metrics["on"]:
+        on, off = metrics["on"][key], metrics["off"][key]
+        lines.append(f"| {variants[key].label} | {on.rps:,.1f} | {off.rps:,.1f} | {ratio(on.rps, off.rps)} "
+                     f"| {on.cpu_ms:.2f} | {off.cpu_ms:.2f} | {ratio(off.cpu_ms, on.cpu_ms)} |")
+    lines += ["", "Target: metrics cost the hot paths at most 5 % of their throughput (on × off ≥ 0.95×)."]
     lines += ["", f"![benchmark chart]({png.name})", "", "## Machine", "", "| | |", "| --- | --- |",
               *[f"| {k} | {v} |" for k, v in info.items()], ""]
     return "\n".join(lines)
@@ -420,6 +471,7 @@ def main():
     parser.add_argument("--duration", type=float, default=6, help="seconds per measurement (after 2 s warm-up)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; the best one counts")
     parser.add_argument("--users", type=int, default=16, help="concurrent closed-loop users")
+    parser.add_argument("--metrics-rounds", type=int, default=3, help="rounds of (d), each restarting two services twice")
     parser.add_argument("--rate", type=float, help="requests/s of the fixed-rate latency run "
                         "(default: half the lowest peak measured in (a) and (b), without PBKDF2)")
     args = parser.parse_args()
@@ -461,14 +513,17 @@ def main():
         fixed_keys = ("token_fast", *api_keys)
         args.rate = args.rate or round(min({**token, **api}[k].rps for k in fixed_keys) / 2, -1) or 10
         fixed = fixed_rate([variants[k] for k in fixed_keys], stack, args.rate, args.duration)
+        print("(d) metrics on and off", flush=True)
+        metrics = metrics_cost([variants["token_fast"], variants["api_cached"]], stack, args.users, args.duration,
+                               args.metrics_rounds)
 
     steal_percent = steal.steal_percent(cpu_at_start)
     info["CPU steal during the run"] = steal.describe(steal_percent)
     png, md = REPORTS / "bench.png", REPORTS / "bench.md"
     chart(token, api, fixed, variants, args.rate, png)
-    report = write_report(info, token, api, fixed, variants, args, png)
+    report = write_report(info, token, api, fixed, metrics, variants, args, png)
     md.write_text(report)
-    record(info, steal_percent, token, api, fixed, args)
+    record(info, steal_percent, token, api, fixed, metrics, args)
     print(f"\n{report}\nwritten: {md}, {png}, a line in {RESULTS.relative_to(ROOT)} "
           f"(in {time.monotonic() - began:.0f} s)")
 
