@@ -411,7 +411,7 @@ def write_report(info: dict, token: dict[str, Result], api: dict[str, Result], f
         lines.append(f"| {variants['token_pbkdf2'].label} | cannot sustain it (peak {slow.rps:.1f} req/s) "
                      "| | | | |")
     lines += ["", "## (d) The cost of the Prometheus metrics", "",
-              f"Request and SQL timing on (as shipped) and off (`METRICS_BIND` empty), best of {args.rounds} "
+              f"Request and SQL timing on (as shipped) and off (`METRICS_BIND` empty), best of {args.metrics_rounds} "
               "interleaved rounds; our own counters count in both.", "",
               "| endpoint | req/s on | req/s off | on × off | CPU ms on | CPU ms off | CPU off ÷ on |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
