@@ -36,7 +36,16 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 echo "starting dockerd (client: $(command -v docker), $(docker version --format '{{.Client.Version}}' 2>/dev/null); log: $log; stop it with \`make engine-stop\`)"
-setsid dockerd >"$log" 2>&1 < /dev/null &
+# dockerd gets none of this script's other open files: a lock that whoever ran it holds (such as
+# `flock LOCK make test-stack`) would otherwise stay held for as long as the engine runs.
+start_dockerd() {
+  local fd
+  for fd in $(ls "/proc/$BASHPID/fd"); do
+    [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+  done
+  exec setsid dockerd
+}
+start_dockerd >"$log" 2>&1 </dev/null &
 echo $! > "$pidfile"
 for _ in $(seq 60); do
   docker info >/dev/null 2>&1 && exit 0
