@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # auto: Docker Compose when an engine answers, otherwise the local stack. Or STACK=local / STACK=compose.
 STACK ?= auto
 
-.PHONY: help up down dev test test-fast test-faults test-chart venv loadtest loadtest-ui bench bench-tls bench-growth bench-instructions ps logs clean oidc-keys rotate-oidc-key retire-oidc-keys certs base-images test-stack
+.PHONY: help up down dev test test-fast test-faults test-chart venv loadtest loadtest-ui bench bench-tls bench-growth bench-instructions ps logs clean oidc-keys rotate-oidc-key retire-oidc-keys certs base-images engine-stop test-stack
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -56,8 +56,11 @@ certs: ## Self-signed ECDSA certificate for TLS on https://localhost:8443 (eithe
 	@docker/make-certs.sh
 
 base-images: ## Build stand-ins for the official base images, only where no registry is reachable (see docker/README.md)
-	@docker/ensure-engine.sh
+	@docker/ensure-engine.sh --base-images
 	@docker/base-images/build.sh
+
+engine-stop: ## Stop the Docker engine that make up/test-stack started (none other)
+	@docker/engine-stop.sh
 
 test: dev ## Run the whole test suite against a throwaway stack it starts itself (the chart's tests: make test-chart)
 	$(PY) -m pytest

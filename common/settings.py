@@ -2,13 +2,11 @@
 `from common.settings import *` and adds its own.
 
 Required in the environment: SECRET_KEY, PUBLIC_URL (the URL users reach through nginx), REDIS_URL.
+Each may also come from a file named by NAME_FILE (common/environment.py).
 """
 
-import environ
-
+from common.environment import env
 from common.logs import logging_config
-
-env = environ.Env()
 
 SECRET_KEY = env("SECRET_KEY")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)

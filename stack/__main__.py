@@ -34,6 +34,10 @@ def main():
     args = parser.parse_args()
 
     use_compose = args.stack == "compose" or (args.stack == "auto" and compose_command() and engine_answers())
+    if args.stack == "compose" and args.command == "up" and not (compose_command() and engine_answers()):
+        # Installs Docker and starts an engine as root on Debian; elsewhere says what to run.
+        if subprocess.run([str(ROOT / "docker" / "ensure-engine.sh")]).returncode:
+            sys.exit(1)
     if args.stack == "compose" and not compose_command():
         sys.exit("Docker Compose is not installed (Debian: apt-get install docker.io docker-compose)")
     compose = ComposeStack()

@@ -5,6 +5,7 @@ throwaway copy of it (stack/compose_ci.py). Works with `docker compose` (v2) and
 `docker-compose` 1.29, whichever is installed.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -19,6 +20,13 @@ from stack.local import ROOT, http_ok
 
 # Containers that run their service's `manage.py bootstrap` and exit; every other one keeps running.
 ONE_SHOTS = {f"{service}_setup" for service in wiring.SERVICES}
+# Keys of .env that Postgres and Redis read from files (docker/postgres/initdb.d, redis/).
+SERVER_SECRETS = ["POSTGRES_PASSWORD", "AUTH_DB_PASSWORD", "POSTS_DB_PASSWORD",
+                  "REDIS_PASSWORD", "REDIS_AUTH_PASSWORD", "REDIS_API_PASSWORD", "REDIS_DEMO_PASSWORD"]
+# The label of every image built from docker/service/Dockerfile, its build stage included.
+IMAGE_LABEL = "oauth2-reference.service"
+# nginx's input besides its environment: the template it renders at start, the TLS snippet and certificate.
+NGINX_CONFIG = [ROOT / "nginx" / "templates", ROOT / "nginx" / "certs"]
 
 
 def places(service: str) -> dict[str, str]:
@@ -29,6 +37,43 @@ def places(service: str) -> dict[str, str]:
             # Every interface of the container, on the stack's internal network: no port is published.
             "metrics": f"0.0.0.0:{wiring.SERVICES[service]['metrics_port']}",
             "static": "/srv/static", "oidc": "/var/lib/oidc"}
+
+
+def secret_name(service: str, key: str) -> str:
+    """The Compose secret (and file under /run/secrets) holding `service`'s variable `key`."""
+    return f"{service}_{key.lower()}"
+
+
+def secret_files(env: dict[str, str]) -> dict[str, str]:
+    """Every Compose secret's content: each service's variables that carry a secret (stack/wiring.py),
+    rendered for the containers, and the passwords Postgres and Redis read. Stops on a missing one."""
+    files = {}
+    for key in SERVER_SECRETS:
+        if not env.get(key):
+            raise SystemExit(f"{key} is missing or empty in .env: delete its line and `make up` generates it")
+        files[key.lower()] = env[key]
+    for service in wiring.SERVICES:
+        try:
+            rendered = wiring.service_env(service, places(service), env, bootstrap=True)
+        except KeyError as missing:
+            raise SystemExit(f"{missing.args[0]} (needed by {service})") from None
+        for key in wiring.secret_keys(service, bootstrap=True):
+            files[secret_name(service, key)] = rendered[key]
+    return files
+
+
+def write_secrets(env: dict[str, str], directory: Path):
+    """Write the secret files Compose mounts under /run/secrets. The directory is the owner's only
+    (0700); the files are world-readable (0644) because Compose 1.29 mounts them with their host
+    mode and owner, and each container reads its own as an unprivileged user. A file is rewritten
+    only when its content changed (in place, so running containers see the new value)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    for name, content in secret_files(env).items():
+        path = directory / name
+        if not path.exists() or path.read_text() != content:
+            path.write_text(content)
+        path.chmod(0o644)
 
 
 def compose_command() -> list[str] | None:
@@ -65,9 +110,18 @@ class ComposeStack:
         return self.env["PUBLIC_URL"].rstrip("/")
 
     @property
+    def state(self) -> Path:
+        """Files the stack generates from .env, beside it: the secrets, what nginx last loaded."""
+        return self.env_file.parent / ".state" / "compose"
+
+    @property
     def environ(self) -> dict[str, str]:
-        """Compose's environment: PUBLIC_URL resolved (stack/envfile.py), which .env need not hold."""
-        return {**os.environ, "PUBLIC_URL": self.url}
+        """Compose's environment: PUBLIC_URL resolved (stack/envfile.py), which .env need not hold,
+        and the directory of the secret files, written from .env first."""
+        env = self.env
+        write_secrets(env, self.state / "secrets")
+        return {**os.environ, "PUBLIC_URL": env["PUBLIC_URL"].rstrip("/"),
+                "STACK_SECRETS_DIR": str(self.state / "secrets")}
 
     def argv(self, *args: str) -> list[str]:
         project = ["--project-name", self.project] if self.project else []
@@ -88,21 +142,73 @@ class ComposeStack:
     def up(self, scale: dict[str, int] | None = None, build: bool = True, timeout: float = 300):
         self.env  # creates .env on the first run
         if build:
-            self.run("build", quiet=True)
+            self.build()
+        before = self.upstreams()
         self.run("up", "--detach", "--remove-orphans", *scale_options(scale or {}))
         self.wait_healthy(timeout)
-        self.reload_nginx()
+        self.reload_nginx_if_changed(before)
+
+    def build(self):
+        """Build the services' images with the builder's progress shown, then remove the untagged
+        images earlier builds left (replaced images; build stages, which only docker-compose 1.29's
+        legacy builder keeps as images). With that builder the current build stage is tagged
+        <image>:build first (an instant, cached build): it is its cache of the pip install."""
+        print("building the images (docker/service/Dockerfile)", flush=True)
+        self.run("build")
+        if self.legacy_builder():
+            for service in wiring.SERVICES:
+                subprocess.run(["docker", "build", "--quiet", "--file", "docker/service/Dockerfile", "--target", "build",
+                                "--build-arg", f"SERVICE={service}", "--tag", f"oauth2-reference/{service}:build", "."],
+                               cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        subprocess.run(["docker", "image", "prune", "--force", "--filter", f"label={IMAGE_LABEL}"],
+                       check=True, stdout=subprocess.DEVNULL)
+
+    def legacy_builder(self) -> bool:
+        """docker-compose 1.x builds with the engine's legacy builder (BuildKit only if told)."""
+        if self.command != ["docker-compose"] or os.environ.get("DOCKER_BUILDKIT") == "1":
+            return False
+        version = subprocess.run([*self.command, "version", "--short"], capture_output=True, text=True).stdout
+        return version.strip().lstrip("v").startswith("1.")
 
     def scale(self, replicas: dict[str, int], timeout: float = 300):
         """Change the number of replicas of running services, leaving everything else as it is."""
+        before = self.upstreams()
         self.run("up", "--detach", "--no-deps", "--no-recreate", *scale_options(replicas), *replicas)
         self.wait_healthy(timeout)
-        self.reload_nginx()
+        self.reload_nginx_if_changed(before)
 
-    def reload_nginx(self):
+    def upstreams(self) -> tuple[str, dict[str, list[str]], str]:
+        """What nginx serves from: its container, the addresses of every replica it proxies to
+        (resolved when it loads its configuration), and its configuration files' digest."""
+        nginx = [c["Id"] for c in self.containers("nginx") if c["State"]["Status"] == "running"]
+        return (nginx[0] if nginx else "",
+                {service: sorted(self.replica_addresses(service, running=True)) for service in wiring.SERVICES},
+                config_digest())
+
+    def reload_nginx_if_changed(self, before: tuple[str, dict[str, list[str]], str]):
+        """Reload nginx only if it runs the same container as before while the replicas or its
+        configuration changed (a container Compose just started loaded them already): a reload
+        ends the idle keepalive connections of every client."""
+        after = self.upstreams()
+        loaded = self.state / "nginx-loaded"
+        record = f"{after[0]} {after[2]}"
+        if after[0] == before[0] and (after[1] != before[1] or loaded.exists() and loaded.read_text() != record):
+            self.reload_nginx(rerender=loaded.exists() and loaded.read_text() != record)
+        else:
+            self.wait_nginx()
+        loaded.parent.mkdir(parents=True, exist_ok=True)
+        loaded.write_text(record)
+
+    def reload_nginx(self, rerender: bool = False):
         """nginx resolves a service name to its replicas' addresses when it loads its configuration:
-        reloading makes it pick up replicas added or replaced since it started."""
+        reloading makes it pick up replicas added or replaced since it started. `rerender`: the
+        template changed, so render it again first (the image does that only when it starts)."""
+        if rerender:
+            self.run("exec", "-T", "nginx", "/docker-entrypoint.d/20-envsubst-on-templates.sh", quiet=True)
         self.run("exec", "-T", "nginx", "nginx", "-s", "reload", quiet=True)
+        self.wait_nginx()
+
+    def wait_nginx(self):
         deadline = time.monotonic() + 30
         while not http_ok(f"{self.url}/o/.well-known/openid-configuration"):
             if time.monotonic() > deadline:
@@ -122,8 +228,9 @@ class ComposeStack:
         return json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True,
                                          check=True).stdout) if ids else []
 
-    def replica_addresses(self, service: str) -> set[str]:
+    def replica_addresses(self, service: str, running: bool = False) -> set[str]:
         return {network["IPAddress"] for c in self.containers(service)
+                if not running or c["State"]["Status"] == "running"
                 for network in c["NetworkSettings"]["Networks"].values()}
 
     def problems(self) -> list[str]:
@@ -147,6 +254,13 @@ class ComposeStack:
                 raise RuntimeError("the stack did not become healthy:\n  " + "\n  ".join(problems)
                                    + "\n" + self.logs()[-6000:])
             time.sleep(1)
+
+
+def config_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for directory in NGINX_CONFIG if directory.exists() for p in directory.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(ROOT)}\0".encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def scale_options(replicas: dict[str, int]) -> list[str]:

@@ -48,3 +48,20 @@ def worker_env(worker: str, places: dict[str, str], env: dict[str, str] | None =
     spec = WORKERS[worker]
     own = {key: render(value, places, env) for key, value in spec.get("env", {}).items()}
     return {**service_env(spec["service"], places, env), **own}
+
+
+# The one ${NAME} without a default that is not a secret: users see it.
+PUBLIC_NAMES = {"PUBLIC_URL"}
+
+
+def carries_secret(value: str) -> bool:
+    """Whether a declared value holds a key of .env that is a secret (or an identifier kept with
+    them): a ${NAME} without default other than PUBLIC_URL. Compose passes such values as files."""
+    return any(m.group(1) and m.group(2) is None and m.group(1) not in PUBLIC_NAMES for m in _FIELD.finditer(value))
+
+
+def secret_keys(service: str, bootstrap: bool = False) -> list[str]:
+    """The variables of `service` (of its `manage.py bootstrap`) whose values carry a secret."""
+    spec = SERVICES[service]
+    declared = {**WIRING["env"], **spec["env"], **(spec.get("bootstrap_env", {}) if bootstrap else {})}
+    return [key for key, value in declared.items() if carries_secret(value)]

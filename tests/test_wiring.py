@@ -10,7 +10,7 @@ import yaml
 from dotenv import dotenv_values
 
 from stack import wiring
-from stack.compose import ONE_SHOTS, ComposeStack, places
+from stack.compose import ONE_SHOTS, ComposeStack, places, secret_files
 from stack.envfile import ensure_env_file, generated_values
 from stack.local import ROOT, LocalStack, Ports
 
@@ -35,7 +35,20 @@ def compose_value(value: str, env: dict[str, str]) -> str:
 
 
 def compose_env(name: str, env: dict[str, str]) -> dict[str, str]:
-    return {key: compose_value(str(value), env) for key, value in COMPOSE[name]["environment"].items()}
+    """A container's environment as its process reads it: NAME_FILE=/run/secrets/<secret> is NAME
+    with the content `make up` writes for that secret, which must be one the container mounts."""
+    files, mounted = secret_files(env), COMPOSE[name].get("secrets", [])
+    resolved = {}
+    for key, value in COMPOSE[name]["environment"].items():
+        if key.endswith("_FILE") and str(value).startswith("/run/secrets/"):
+            secret = value.removeprefix("/run/secrets/")
+            assert secret in mounted, f"{name}: {key} names {value}, a secret it does not mount"
+            resolved[key.removesuffix("_FILE")] = files[secret]
+        else:
+            resolved[key] = compose_value(str(value), env)
+    assert len(mounted) == len([v for v in COMPOSE[name]["environment"].values() if str(v).startswith("/run/secrets/")]), \
+        f"{name} mounts secrets it does not read"
+    return resolved
 
 
 @pytest.fixture
@@ -72,6 +85,31 @@ def test_compose_worker_is_wired_as_declared(worker, env):
     assert COMPOSE[worker]["image"] == COMPOSE[spec["service"]]["image"]
     assert [compose_value(arg, env) for arg in COMPOSE[worker]["command"]] == spec["command"]
     assert compose_env(worker, env) == wiring.worker_env(worker, places(spec["service"]), env)
+
+
+@pytest.mark.parametrize("name", [name for name in COMPOSE if name != "locust"])
+def test_no_container_gets_a_secret_in_its_environment(name, env):
+    """Compose passes secrets as files (stack/compose.py); the environment holds none of .env's
+    secrets, alone or inside a URL. (The locust profile is a load-test tool, not the stack.)"""
+    environment = {key: compose_value(str(value), env) for key, value in COMPOSE[name].get("environment", {}).items()}
+    secrets = {key: value for key, value in env.items() if len(value) >= 16 and key != "PUBLIC_URL"}
+    assert "AUTH_DB_PASSWORD" in secrets and "DEMO_CLIENT_SECRET" in secrets
+    for key, value in environment.items():
+        assert not [s for s in secrets if secrets[s] in value], f"{name}'s {key} holds a secret"
+
+
+def test_every_secret_compose_mounts_is_one_make_up_writes(env):
+    declared = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["secrets"]
+    assert set(declared) == set(secret_files(env))
+    for name, spec in declared.items():
+        assert spec["file"] == f"${{STACK_SECRETS_DIR:-./.state/compose/secrets}}/{name}"
+
+
+def test_a_missing_secret_stops_make_up_naming_it(env):
+    with pytest.raises(SystemExit, match="API_CLIENT_SECRET"):
+        secret_files({**env, "API_CLIENT_SECRET": ""})
+    with pytest.raises(SystemExit, match="REDIS_API_PASSWORD"):
+        secret_files({k: v for k, v in env.items() if k != "REDIS_API_PASSWORD"})
 
 
 def test_redis_runs_with_the_same_options_in_both_stacks(local):

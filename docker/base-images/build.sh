@@ -19,6 +19,10 @@ declare -A IMAGES=(
 DESCRIPTION="stand-in built by docker/base-images/build.sh, not the official image"
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
+label() { docker image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null; }
+# A stand-in carries the digest of its directory and is rebuilt when that changed; an image of the
+# name that is not a stand-in (the official one) is always kept.
+digest() { (cd "$1" && find . -type f | sort | xargs sha256sum | sha256sum | cut -c1-16); }
 
 if ! have "$DEBIAN"; then
   echo "building $DEBIAN with debootstrap"
@@ -32,7 +36,10 @@ fi
 
 for name in python postgres redis nginx; do
   tag=${IMAGES[$name]}
-  have "$tag" && continue
+  if have "$tag"; then
+    [ "$(label "$tag" org.opencontainers.image.description)" = "$DESCRIPTION" ] || continue
+    [ "$(label "$tag" oauth2-reference.stand-in-digest)" = "$(digest "$name")" ] && continue
+  fi
   echo "building stand-in $tag"
   context=$(mktemp -d)
   cp -r "$name"/. "$context"/
@@ -40,6 +47,7 @@ for name in python postgres redis nginx; do
   # machine, so the images trust the CAs this machine added (none, on an ordinary machine).
   mkdir "$context/extra-ca"
   cp /usr/local/share/ca-certificates/*.crt "$context/extra-ca/" 2>/dev/null || true
-  docker build -q --label "org.opencontainers.image.description=$DESCRIPTION" -t "$tag" "$context" >/dev/null
+  docker build -q --label "org.opencontainers.image.description=$DESCRIPTION" \
+    --label "oauth2-reference.stand-in-digest=$(digest "$name")" -t "$tag" "$context" >/dev/null
   rm -rf "$context"
 done

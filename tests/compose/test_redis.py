@@ -7,16 +7,16 @@ import requests
 from stack import flows
 
 
-def redis_cli(compose, *args: str, user: str = "default", password_variable: str = "REDIS_PASSWORD") -> str:
-    """redis-cli inside the redis container; the password comes from the container's own environment."""
-    command = ('redis-cli --no-auth-warning --user "$0" --pass "${' + password_variable + '}" "$@"')
+def redis_cli(compose, *args: str, user: str = "default", secret: str = "redis_password") -> str:
+    """redis-cli inside the redis container; the password comes from the container's secret file."""
+    command = f'REDISCLI_AUTH="$(cat /run/secrets/{secret})" redis-cli --user "$0" "$@"'
     return compose.run("exec", "-T", "redis", "sh", "-c", command, user, *args, capture=True).strip()
 
 
 def test_redis_wants_a_password_and_gives_each_service_only_its_part(compose):
     assert "NOAUTH" in compose.run("exec", "-T", "redis", "sh", "-c", "redis-cli GET x 2>&1 || true",
                                    capture=True)
-    api = dict(user="resource_api", password_variable="REDIS_API_PASSWORD")
+    api = dict(user="resource_api", secret="redis_api_password")
     assert "NOPERM" in redis_cli(compose, "SET", "oauth2:revoked:x", "1", **api)
     assert "NOPERM" in redis_cli(compose, "PUBLISH", "oauth2:revocations:heartbeat", "1 1", **api)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The part of the official postgres entrypoint this project relies on: initialise PGDATA on the
-# first start (superuser POSTGRES_USER with POSTGRES_PASSWORD, database POSTGRES_DB, then the
-# scripts in /docker-entrypoint-initdb.d), and run the server as `postgres`.
+# first start (superuser POSTGRES_USER with POSTGRES_PASSWORD or the file POSTGRES_PASSWORD_FILE
+# names, database POSTGRES_DB, then the scripts in /docker-entrypoint-initdb.d), and run the server
+# as `postgres` (started as root, it drops to it; started as `postgres`, it needs no capability).
 set -Eeuo pipefail
 
 if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
@@ -12,7 +13,10 @@ if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
 fi
 
 if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
-  : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"
+  if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+    POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
+  fi
+  : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE must be set}"
   export POSTGRES_USER=${POSTGRES_USER:-postgres} POSTGRES_DB=${POSTGRES_DB:-${POSTGRES_USER:-postgres}}
   initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
     --auth-local=trust --auth-host=scram-sha-256 -E UTF8 -D "$PGDATA" >/dev/null

@@ -19,5 +19,7 @@ class Command(BaseCommand):
         if errors:
             raise CommandError("\n".join(errors))
         call_command("seed_demo", stdout=self.stdout)
-        call_command("collectstatic", interactive=False, clear=True, verbosity=0)
+        # Without --clear: nginx serves these files while this runs, so only files whose source
+        # is newer are replaced and an unchanged file is never touched.
+        call_command("collectstatic", interactive=False, verbosity=0)
         self.stdout.write("auth_server bootstrapped")

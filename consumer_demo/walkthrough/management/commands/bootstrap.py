@@ -8,5 +8,7 @@ class Command(BaseCommand):
     help = "Collect static files."
 
     def handle(self, *args, **options):
-        call_command("collectstatic", interactive=False, clear=True, verbosity=0)
+        # Without --clear: nginx serves these files while this runs, so only files whose source
+        # is newer are replaced and an unchanged file is never touched.
+        call_command("collectstatic", interactive=False, verbosity=0)
         self.stdout.write("consumer_demo bootstrapped")
