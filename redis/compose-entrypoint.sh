@@ -5,7 +5,15 @@
 set -eu
 acl=/tmp/users.acl
 umask 077
+# The exporter's user only where its password is given (Compose gives it; the Helm chart, which
+# runs no exporter, does not): never a user whose password is the placeholder itself.
+if [ -n "${REDIS_MONITORING_PASSWORD:-}" ]; then
+  monitoring="s|\${REDIS_MONITORING_PASSWORD}|${REDIS_MONITORING_PASSWORD}|"
+else
+  monitoring='/\${REDIS_MONITORING_PASSWORD}/d'
+fi
 sed -e '/^#/d' \
+    -e "$monitoring" \
     -e "s|\${REDIS_PASSWORD}|${REDIS_PASSWORD:?}|" \
     -e "s|\${REDIS_AUTH_PASSWORD}|${REDIS_AUTH_PASSWORD:?}|" \
     -e "s|\${REDIS_API_PASSWORD}|${REDIS_API_PASSWORD:?}|" \

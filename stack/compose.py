@@ -63,6 +63,11 @@ class ComposeStack:
         return self.env["PUBLIC_URL"].rstrip("/")
 
     @property
+    def prometheus_url(self) -> str:
+        """Prometheus, published on the loopback interface only (docker-compose.yml)."""
+        return f"http://localhost:{self.env.get('PROMETHEUS_PORT') or 9090}"
+
+    @property
     def environ(self) -> dict[str, str]:
         """Compose's environment: PUBLIC_URL resolved (stack/envfile.py), which .env need not hold."""
         return {**os.environ, "PUBLIC_URL": self.url}

@@ -1,4 +1,5 @@
-"""The local stack: Postgres, Redis, the three Django services and nginx as plain processes.
+"""The local stack: Postgres, Redis, the three Django services, nginx, and Prometheus with the
+exporters of nginx, Postgres and Redis, as plain processes.
 
 `make up STACK=local` runs it with its state in `.state/` and nginx on PUBLIC_PORT; the test suite
 runs the same code in a temporary directory on free ports. What runs, configured how, set up how,
@@ -23,8 +24,9 @@ import urllib.error
 import urllib.request
 import xmlrpc.client
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from string import Template
 
 import psutil
 from supervisor.xmlrpc import Faults, SupervisorTransport
@@ -88,15 +90,35 @@ class Ports:
     demo: int = 8003
     postgres: int = 15432
     redis: int = 16379
+    # Monitoring, all on 127.0.0.1 (docs/observability.md, "Scrape targets").
+    prometheus: int = 9090
+    # The Django services' /metrics (each gunicorn master's own port).
+    auth_metrics: int = 9101
+    api_metrics: int = 9102
+    demo_metrics: int = 9103
+    # nginx's stub_status (nginx/templates/status.conf.template) and the exporters.
+    nginx_status: int = 18081
+    nginx_exporter: int = 9113
+    postgres_exporter: int = 9187
+    redis_exporter: int = 9121
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(*(free_port() for _ in range(6)))
+        chosen: list[int] = []
+        while len(chosen) < len(fields(cls)):
+            if (port := free_port()) not in chosen:
+                chosen.append(port)
+        return cls(*chosen)
 
 
 # Redis users and the .env key of each one's password (redis/users.acl.template).
 REDIS_PASSWORDS = {"default": "REDIS_PASSWORD", "auth_server": "REDIS_AUTH_PASSWORD",
-                   "resource_api": "REDIS_API_PASSWORD", "consumer_demo": "REDIS_DEMO_PASSWORD"}
+                   "resource_api": "REDIS_API_PASSWORD", "consumer_demo": "REDIS_DEMO_PASSWORD",
+                   "monitoring": "REDIS_MONITORING_PASSWORD"}
+
+# Prometheus's configuration (a template) and rules, and the exporters' Postgres role.
+PROMETHEUS_DIR = ROOT / "observability" / "prometheus"
+MONITORING_SQL = ROOT / "observability" / "postgres" / "monitoring.sql"
 
 # The Django services (stack/wiring.yaml) and the field of Ports each listens on here.
 SERVICES = {"auth_server": "auth", "resource_api": "api", "consumer_demo": "demo"}
@@ -161,6 +183,10 @@ class LocalStack:
 
     def service_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port(service)}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.prometheus}"
 
     def log(self, name: str) -> Path:
         return self.state / "logs" / f"{name}.log"
@@ -254,6 +280,15 @@ class LocalStack:
             self._psql(f"ALTER ROLE {name} PASSWORD '{password}'")
             if not self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
                 self._psql(f"CREATE DATABASE {name} OWNER {name}")
+        # The exporter's role; its password reaches psql through the environment only.
+        done = subprocess.run(
+            ["psql", "-h", str(self.state / "postgres-socket"), "-p", str(self.ports.postgres), "-U", "postgres",
+             "-d", "postgres", "-w", "-qX", "-f", str(MONITORING_SQL)],
+            env={**os.environ, "PGPASSWORD": self.env["POSTGRES_PASSWORD"],
+                 "POSTGRES_MONITORING_PASSWORD": self.env["POSTGRES_MONITORING_PASSWORD"]},
+            capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"{MONITORING_SQL.name} failed ({done.returncode}): {done.stderr}")
 
     def _initdb(self, data: Path):
         # initdb reads the superuser's password from a file that Postgres's user can read.
@@ -299,6 +334,29 @@ class LocalStack:
             "nginx": Program(
                 ["nginx", "-p", str(nginx_conf.parent), "-c", str(nginx_conf), "-g", "daemon off;"],
                 ready=lambda: port_open(self.ports.public)),
+            # The exporters (Debian's packages), then Prometheus (prometheus.local.yml, rendered by up()).
+            # Secrets reach them through the environment, never their command lines.
+            "nginx_exporter": Program(
+                ["prometheus-nginx-exporter",
+                 "-nginx.scrape-uri", f"http://127.0.0.1:{self.ports.nginx_status}/stub_status",
+                 "-web.listen-address", f"127.0.0.1:{self.ports.nginx_exporter}"],
+                ready=lambda: http_ok(f"http://127.0.0.1:{self.ports.nginx_exporter}/metrics")),
+            "postgres_exporter": Program(
+                ["prometheus-postgres-exporter", f"--web.listen-address=127.0.0.1:{self.ports.postgres_exporter}"],
+                env={"DATA_SOURCE_URI": f"127.0.0.1:{self.ports.postgres}/postgres?sslmode=disable",
+                     "DATA_SOURCE_USER": "monitoring",
+                     "DATA_SOURCE_PASS": self.env["POSTGRES_MONITORING_PASSWORD"]},
+                ready=lambda: http_ok(f"http://127.0.0.1:{self.ports.postgres_exporter}/metrics")),
+            "redis_exporter": Program(
+                ["prometheus-redis-exporter", "-web.listen-address", f"127.0.0.1:{self.ports.redis_exporter}"],
+                env={"REDIS_ADDR": f"redis://127.0.0.1:{self.ports.redis}", "REDIS_USER": "monitoring",
+                     "REDIS_PASSWORD": self.env["REDIS_MONITORING_PASSWORD"]},
+                ready=lambda: http_ok(f"http://127.0.0.1:{self.ports.redis_exporter}/metrics")),
+            "prometheus": Program(
+                ["prometheus", f"--config.file={self.state / 'prometheus' / 'prometheus.yml'}",
+                 f"--storage.tsdb.path={self.state / 'prometheus' / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{self.ports.prometheus}"],
+                ready=lambda: http_ok(f"{self.prometheus_url}/-/ready")),
         }
 
     def render_supervisor_conf(self) -> Path:
@@ -439,9 +497,11 @@ class LocalStack:
             "STATE_DIR": str(conf),
             # Holds no TLS snippet: the local stack serves plain HTTP only.
             "NGINX_TLS_DIR": str(conf / "tls"),
+            "NGINX_STATUS_LISTEN": f"127.0.0.1:{self.ports.nginx_status}",
             **nginx_settings(self.env, self.overrides),
         }
         render_template(ROOT / "nginx/templates/default.conf.template", conf / "conf.d/default.conf", values)
+        render_template(ROOT / "nginx/templates/status.conf.template", conf / "conf.d/status.conf", values)
         render_template(ROOT / "nginx/local.conf.template", conf / "nginx.conf", values)
         return conf / "nginx.conf"
 
@@ -454,6 +514,19 @@ class LocalStack:
     def stop_nginx(self):
         self.stop("nginx")
 
+    # ---- Prometheus --------------------------------------------------------------------------
+    def render_prometheus(self) -> Path:
+        """prometheus.local.yml with this stack's ports (a missing placeholder is an error)."""
+        (self.state / "prometheus" / "data").mkdir(parents=True, exist_ok=True)
+        p = self.ports
+        text = Template((PROMETHEUS_DIR / "prometheus.local.yml").read_text()).substitute(
+            RULES_DIR=PROMETHEUS_DIR / "rules", PROMETHEUS_PORT=p.prometheus, AUTH_METRICS_PORT=p.auth_metrics,
+            API_METRICS_PORT=p.api_metrics, DEMO_METRICS_PORT=p.demo_metrics, NGINX_EXPORTER_PORT=p.nginx_exporter,
+            POSTGRES_EXPORTER_PORT=p.postgres_exporter, REDIS_EXPORTER_PORT=p.redis_exporter)
+        conf = self.state / "prometheus" / "prometheus.yml"
+        conf.write_text(text)
+        return conf
+
     # ---- the whole stack -----------------------------------------------------------------------
     def up(self):
         for d in ("logs", "run", "static", "oidc", "redis"):
@@ -462,6 +535,7 @@ class LocalStack:
         self.state.chmod(0o755)
         self.start_postgres()
         self.render_nginx()
+        self.render_prometheus()
         render_template(ROOT / "redis/users.acl.template", self.state / "redis" / "users.acl", self.env, private=True)
         self.start_supervisor()
         self.start_redis()
@@ -491,6 +565,9 @@ class LocalStack:
             "redis": port_open(self.ports.redis),
             **{s: http_ok(f"{self.service_url(s)}{spec['health']}") for s, spec in wiring.SERVICES.items()},
             "nginx": port_open(self.ports.public),
+            **{name: http_ok(f"http://127.0.0.1:{getattr(self.ports, name)}/metrics")
+               for name in ("nginx_exporter", "postgres_exporter", "redis_exporter")},
+            "prometheus": http_ok(f"{self.prometheus_url}/-/ready"),
         }
         return checks
 
@@ -523,7 +600,7 @@ def render_template(src: Path, dst: Path, values: dict[str, str], private: bool 
     dst.write_text(text)
 
 
-def print_welcome(what: str, url: str, env: dict[str, str]):
+def print_welcome(what: str, url: str, env: dict[str, str], prometheus_url: str):
     """What `make up` prints once the stack (local or Compose) is healthy."""
     print(f"\n{what} is up: {url}\n")
     print(f"  consumer demo      {url}/")
@@ -531,6 +608,7 @@ def print_welcome(what: str, url: str, env: dict[str, str]):
     print(f"  posts API          {url}/api/openapi.json")
     print(f"  admin              {url}/admin/   ({env['ADMIN_USERNAME']} / {env['ADMIN_PASSWORD']})")
     print(f"  demo user          {env['DEMO_USERNAME']} / {env['DEMO_PASSWORD']}")
+    print(f"  Prometheus         {prometheus_url}   (on this machine only)")
     print("\nCredentials and client ids are in .env. Stop with `make down`.")
 
 
@@ -543,7 +621,7 @@ def main():
     stack = LocalStack(args.state, env, Ports(public=int(env["PUBLIC_PORT"])))
     if args.command == "up":
         stack.up()
-        print_welcome("The local stack", stack.url, env)
+        print_welcome("The local stack", stack.url, env, f"http://localhost:{stack.ports.prometheus}")
     elif args.command == "down":
         stack.down()
         print("local stack stopped (data kept in .state/)")
