@@ -17,8 +17,11 @@ from stack import wiring
 from stack.envfile import ensure_env_file
 from stack.local import ROOT, http_ok
 
-# Containers that run their service's `manage.py bootstrap` and exit; every other one keeps running.
-ONE_SHOTS = {f"{service}_setup" for service in wiring.SERVICES}
+# Containers that run once and exit: each service's `manage.py bootstrap`, and the Postgres role of
+# the exporter (observability/postgres/monitoring.sql); every other one keeps running.
+ONE_SHOTS = {f"{service}_setup" for service in wiring.SERVICES} | {"postgres_exporter_setup"}
+# Prometheus and the exporters (docs/observability.md), beside the stack's own services.
+MONITORING = {"prometheus", "nginx_exporter", "postgres_exporter", "redis_exporter"}
 
 
 def places(service: str) -> dict[str, str]:
