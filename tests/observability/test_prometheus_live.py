@@ -76,12 +76,17 @@ def test_every_exporter_target_is_up(stack):
     jobs = EXPORTER_JOBS | (DJANGO_JOBS if DJANGO_METRICS_SERVED else set())
 
     def down() -> dict:
+        """Each job not (yet) up: its targets' state; a job not discovered yet: None."""
         found = targets(stack)
-        assert found.keys() == EXPORTER_JOBS | DJANGO_JOBS, found.keys()
-        return {job: [(t["scrapeUrl"], t["health"], t["lastError"]) for t in found[job]]
-                for job in jobs if not all(t["health"] == "up" for t in found[job])}
+        return {job: [(t["scrapeUrl"], t["health"], t["lastError"]) for t in found.get(job, [])] or None
+                for job in jobs if not found.get(job) or not all(t["health"] == "up" for t in found[job])}
 
-    eventually(lambda: not down() or None, f"targets not up: {down()}")
+    deadline = time.monotonic() + SETTLE
+    while problems := down():
+        if time.monotonic() > deadline:
+            pytest.fail(f"targets not up after {SETTLE:.0f}s: {problems}")
+        time.sleep(1)
+    assert targets(stack).keys() == EXPORTER_JOBS | DJANGO_JOBS, "every job of the configuration is scraped"
 
 
 @pytest.mark.e2e
