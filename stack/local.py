@@ -627,7 +627,7 @@ def main():
         print("local stack stopped (data kept in .state/)")
     else:
         for name, ok in stack.status().items():
-            print(f"{name:15} {'up' if ok else 'down'}")
+            print(f"{name:18} {'up' if ok else 'down'}")
 
 
 if __name__ == "__main__":
