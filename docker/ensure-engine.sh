@@ -25,7 +25,13 @@ docker info >/dev/null 2>&1 && exit 0
 [ "$(id -u)" = 0 ] || { echo "no Docker engine answers; start one (e.g. sudo systemctl start docker)" >&2; exit 1; }
 log=${DOCKERD_LOG:-/var/log/dockerd.log}
 echo "starting dockerd (log: $log)"
-nohup dockerd >"$log" 2>&1 &
+# Without any descriptor this script inherited beyond stdio: the engine outlives the run, and the
+# lock of `flock /tmp/oauth-test-stack.lock make test-stack` held open by dockerd would block every
+# later run for as long as the engine lives.
+(
+  for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+  exec setsid nohup dockerd >"$log" 2>&1 </dev/null
+) &
 for _ in $(seq 60); do
   docker info >/dev/null 2>&1 && exit 0
   sleep 1
