@@ -15,7 +15,15 @@ secret() {
 }
 acl=/tmp/users.acl
 umask 077
+# The exporter's user only where its password is given (Compose gives it; the Helm chart, which
+# runs no exporter, does not): never a user whose password is the placeholder itself.
+if [ -n "${REDIS_MONITORING_PASSWORD:-}${REDIS_MONITORING_PASSWORD_FILE:-}" ]; then
+  monitoring="s|\${REDIS_MONITORING_PASSWORD}|$(secret REDIS_MONITORING_PASSWORD)|"
+else
+  monitoring='/\${REDIS_MONITORING_PASSWORD}/d'
+fi
 sed -e '/^#/d' \
+    -e "$monitoring" \
     -e "s|\${REDIS_PASSWORD}|$(secret REDIS_PASSWORD)|" \
     -e "s|\${REDIS_AUTH_PASSWORD}|$(secret REDIS_AUTH_PASSWORD)|" \
     -e "s|\${REDIS_API_PASSWORD}|$(secret REDIS_API_PASSWORD)|" \

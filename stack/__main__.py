@@ -44,7 +44,7 @@ def main():
 
     if args.command == "up" and use_compose:
         compose.up({service: int(n) for service, n in (s.split("=", 1) for s in args.scale)})
-        print_welcome("The Compose stack", compose.url, compose.env)
+        print_welcome("The Compose stack", compose.url, compose.env, compose.prometheus_url)
     elif args.command == "up":
         local("up")
     elif args.command == "down":

@@ -9,6 +9,10 @@ set -euo pipefail
 declare -A needs=(
   [python3]=python3 [psql]=postgresql-client [redis-server]=redis-server [nginx]=nginx
   [runuser]=util-linux [make]=make
+  # Monitoring: Prometheus and the exporters of nginx, Postgres and Redis (docs/observability.md).
+  [prometheus]=prometheus [prometheus-nginx-exporter]=prometheus-nginx-exporter
+  [prometheus-postgres-exporter]=prometheus-postgres-exporter
+  [prometheus-redis-exporter]=prometheus-redis-exporter
 )
 for extra in "$@"; do needs[${extra%%=*}]=${extra#*=}; done
 # initdb/pg_ctl live outside PATH on Debian (/usr/lib/postgresql/N/bin).
@@ -27,8 +31,11 @@ if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Debian starts the packaged servers; the stack runs its own, so stop the packaged nginx.
   if [[ " ${missing[*]} " == *" nginx "* ]]; then (service nginx stop || nginx -s quit) >/dev/null 2>&1 || true; fi
-  # Only its promtool is used here; where systemd started the packaged Prometheus, stop and disable it.
-  if [[ " ${missing[*]} " == *" prometheus "* ]]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+  # The stack runs its own Prometheus and exporters on its own ports; where systemd started the
+  # packaged ones, stop and disable them.
+  for unit in prometheus prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter; do
+    if [[ " ${missing[*]} " == *" $unit "* ]]; then systemctl disable --now "$unit" >/dev/null 2>&1 || true; fi
+  done
 else
   echo "missing: ${missing[*]}" >&2
   echo "install these packages (Debian/Ubuntu: sudo apt-get install ${missing[*]}) and run make again" >&2

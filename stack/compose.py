@@ -18,11 +18,16 @@ from stack import wiring
 from stack.envfile import ensure_env_file
 from stack.local import ROOT, http_ok
 
-# Containers that run their service's `manage.py bootstrap` and exit; every other one keeps running.
-ONE_SHOTS = {f"{service}_setup" for service in wiring.SERVICES}
-# Keys of .env that Postgres and Redis read from files (docker/postgres/initdb.d, redis/).
+# Containers that run once and exit: each service's `manage.py bootstrap`, and the Postgres role of
+# the exporter (observability/postgres/monitoring.sql); every other one keeps running.
+ONE_SHOTS = {f"{service}_setup" for service in wiring.SERVICES} | {"postgres_exporter_setup"}
+# Prometheus and the exporters (docs/observability.md), beside the stack's own services.
+MONITORING = {"prometheus", "nginx_exporter", "postgres_exporter", "redis_exporter"}
+# Keys of .env that Postgres, Redis and the exporters read from files (docker/postgres/initdb.d,
+# redis/, observability/postgres/).
 SERVER_SECRETS = ["POSTGRES_PASSWORD", "AUTH_DB_PASSWORD", "POSTS_DB_PASSWORD",
-                  "REDIS_PASSWORD", "REDIS_AUTH_PASSWORD", "REDIS_API_PASSWORD", "REDIS_DEMO_PASSWORD"]
+                  "REDIS_PASSWORD", "REDIS_AUTH_PASSWORD", "REDIS_API_PASSWORD", "REDIS_DEMO_PASSWORD",
+                  "POSTGRES_MONITORING_PASSWORD", "REDIS_MONITORING_PASSWORD"]
 # The label of every image built from docker/service/Dockerfile, its build stage included.
 IMAGE_LABEL = "oauth2-reference.service"
 # nginx's input besides its environment: the template it renders at start, the TLS snippet and certificate.
@@ -59,6 +64,8 @@ def secret_files(env: dict[str, str]) -> dict[str, str]:
             raise SystemExit(f"{missing.args[0]} (needed by {service})") from None
         for key in wiring.secret_keys(service, bootstrap=True):
             files[secret_name(service, key)] = rendered[key]
+    # redis_exporter's password file is a JSON map from the address it scrapes to the password.
+    files["redis_exporter_passwords"] = json.dumps({"redis://redis:6379": env["REDIS_MONITORING_PASSWORD"]})
     return files
 
 
@@ -113,6 +120,11 @@ class ComposeStack:
     def state(self) -> Path:
         """Files the stack generates from .env, beside it: the secrets, what nginx last loaded."""
         return self.env_file.parent / ".state" / "compose"
+
+    @property
+    def prometheus_url(self) -> str:
+        """Prometheus, published on the loopback interface only (docker-compose.yml)."""
+        return f"http://localhost:{self.env.get('PROMETHEUS_PORT') or 9090}"
 
     @property
     def environ(self) -> dict[str, str]:

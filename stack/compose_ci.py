@@ -30,9 +30,9 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="oauth-compose-ci-"))
     env_file = workdir / ".env"
     ensure_env_file(env_file, public_port=free_port())
-    # The same nginx rate limits as the suite's local stacks, and a free port for TLS.
+    # The same nginx rate limits as the suite's local stacks, and free ports for TLS and Prometheus.
     with env_file.open("a") as f:
-        f.write("".join(f"{k}={v}\n" for k, v in {**TEST_OVERRIDES, "TLS_PORT": free_port()}.items()))
+        f.write("".join(f"{k}={v}\n" for k, v in {**TEST_OVERRIDES, "TLS_PORT": free_port(), "PROMETHEUS_PORT": free_port()}.items()))
     stack = ComposeStack(env_file, project=f"oauth2ci{secrets.token_hex(3)}")
     compose_env = {"STACK_ENV_FILE": str(env_file), "COMPOSE_TEST_PROJECT": stack.project}
     started = time.monotonic()

@@ -53,6 +53,10 @@ def generated_values(public_port: int = DEFAULT_PUBLIC_PORT) -> dict[str, str]:
         "REDIS_AUTH_PASSWORD": _secret(24),
         "REDIS_API_PASSWORD": _secret(24),
         "REDIS_DEMO_PASSWORD": _secret(24),
+        # The exporters' accounts (docs/observability.md): Postgres's `monitoring` role (pg_monitor) and
+        # Redis's `monitoring` user (redis/users.acl.template).
+        "POSTGRES_MONITORING_PASSWORD": _secret(24),
+        "REDIS_MONITORING_PASSWORD": _secret(24),
         # The key of the API's token-cache MACs (resource_api/posts/token_cache.py).
         "API_TOKEN_CACHE_KEY": _secret(),
         # Seeded by `manage.py seed_demo` in auth_server.

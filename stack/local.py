@@ -1,4 +1,5 @@
-"""The local stack: Postgres, Redis, the three Django services and nginx as plain processes.
+"""The local stack: Postgres, Redis, the three Django services, nginx, and Prometheus with the
+exporters of nginx, Postgres and Redis, as plain processes.
 
 `make up STACK=local` runs it with its state in `.state/` and nginx on PUBLIC_PORT; the test suite
 runs the same code in a temporary directory on free ports. What runs, configured how, set up how,
@@ -25,6 +26,7 @@ import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from string import Template
 
 import psutil
 from supervisor.xmlrpc import Faults, SupervisorTransport
@@ -90,19 +92,35 @@ class Ports:
     redis: int = 16379
     # nginx's HTTPS port, served only when the stack has a certificate (LocalStack.tls_certs).
     tls: int = 8443
-    # Each service's /metrics (its gunicorn master), on loopback only.
+    # Monitoring, all on 127.0.0.1 (docs/observability.md, "Scrape targets").
+    prometheus: int = 9090
+    # The Django services' /metrics (each gunicorn master's own port).
     auth_metrics: int = 9101
     api_metrics: int = 9102
     demo_metrics: int = 9103
+    # nginx's stub_status (nginx/templates/status.conf.template) and the exporters.
+    nginx_status: int = 18081
+    nginx_exporter: int = 9113
+    postgres_exporter: int = 9187
+    redis_exporter: int = 9121
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(*(free_port() for _ in fields(cls)))
+        chosen: list[int] = []
+        while len(chosen) < len(fields(cls)):
+            if (port := free_port()) not in chosen:
+                chosen.append(port)
+        return cls(*chosen)
 
 
 # Redis users and the .env key of each one's password (redis/users.acl.template).
 REDIS_PASSWORDS = {"default": "REDIS_PASSWORD", "auth_server": "REDIS_AUTH_PASSWORD",
-                   "resource_api": "REDIS_API_PASSWORD", "consumer_demo": "REDIS_DEMO_PASSWORD"}
+                   "resource_api": "REDIS_API_PASSWORD", "consumer_demo": "REDIS_DEMO_PASSWORD",
+                   "monitoring": "REDIS_MONITORING_PASSWORD"}
+
+# Prometheus's configuration (a template) and rules, and the exporters' Postgres role.
+PROMETHEUS_DIR = ROOT / "observability" / "prometheus"
+MONITORING_SQL = ROOT / "observability" / "postgres" / "monitoring.sql"
 
 # The Django services (stack/wiring.yaml) and the field of Ports each listens on here; its metrics
 # port is the field with "_metrics" appended.
@@ -177,6 +195,10 @@ class LocalStack:
 
     def service_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port(service)}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.prometheus}"
 
     def log(self, name: str) -> Path:
         return self.state / "logs" / f"{name}.log"
@@ -270,6 +292,15 @@ class LocalStack:
             self._psql(f"ALTER ROLE {name} PASSWORD '{password}'")
             if not self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
                 self._psql(f"CREATE DATABASE {name} OWNER {name}")
+        # The exporter's role; its password reaches psql through the environment only.
+        done = subprocess.run(
+            ["psql", "-h", str(self.state / "postgres-socket"), "-p", str(self.ports.postgres), "-U", "postgres",
+             "-d", "postgres", "-w", "-qX", "-f", str(MONITORING_SQL)],
+            env={**os.environ, "PGPASSWORD": self.env["POSTGRES_PASSWORD"],
+                 "POSTGRES_MONITORING_PASSWORD": self.env["POSTGRES_MONITORING_PASSWORD"]},
+            capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"{MONITORING_SQL.name} failed ({done.returncode}): {done.stderr}")
 
     def _initdb(self, data: Path):
         # initdb reads the superuser's password from a file that Postgres's user can read.
@@ -315,6 +346,29 @@ class LocalStack:
             "nginx": Program(
                 ["nginx", "-p", str(nginx_conf.parent), "-c", str(nginx_conf), "-g", "daemon off;"],
                 ready=lambda: port_open(self.ports.public)),
+            # The exporters (Debian's packages), then Prometheus (prometheus.local.yml, rendered by up()).
+            # Secrets reach them through the environment, never their command lines.
+            "nginx_exporter": Program(
+                ["prometheus-nginx-exporter",
+                 "-nginx.scrape-uri", f"http://127.0.0.1:{self.ports.nginx_status}/stub_status",
+                 "-web.listen-address", f"127.0.0.1:{self.ports.nginx_exporter}"],
+                ready=lambda: http_ok(f"http://127.0.0.1:{self.ports.nginx_exporter}/metrics")),
+            "postgres_exporter": Program(
+                ["prometheus-postgres-exporter", f"--web.listen-address=127.0.0.1:{self.ports.postgres_exporter}"],
+                env={"DATA_SOURCE_URI": f"127.0.0.1:{self.ports.postgres}/postgres?sslmode=disable",
+                     "DATA_SOURCE_USER": "monitoring",
+                     "DATA_SOURCE_PASS": self.env["POSTGRES_MONITORING_PASSWORD"]},
+                ready=lambda: http_ok(f"http://127.0.0.1:{self.ports.postgres_exporter}/metrics")),
+            "redis_exporter": Program(
+                ["prometheus-redis-exporter", "-web.listen-address", f"127.0.0.1:{self.ports.redis_exporter}"],
+                env={"REDIS_ADDR": f"redis://127.0.0.1:{self.ports.redis}", "REDIS_USER": "monitoring",
+                     "REDIS_PASSWORD": self.env["REDIS_MONITORING_PASSWORD"]},
+                ready=lambda: http_ok(f"http://127.0.0.1:{self.ports.redis_exporter}/metrics")),
+            "prometheus": Program(
+                ["prometheus", f"--config.file={self.state / 'prometheus' / 'prometheus.yml'}",
+                 f"--storage.tsdb.path={self.state / 'prometheus' / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{self.ports.prometheus}"],
+                ready=lambda: http_ok(f"{self.prometheus_url}/-/ready")),
         }
 
     def render_supervisor_conf(self) -> Path:
@@ -455,9 +509,11 @@ class LocalStack:
             "STATE_DIR": str(conf),
             # The TLS snippet when the stack has a certificate; none (plain HTTP only) otherwise.
             "NGINX_TLS_DIR": str(conf / "tls"),
+            "NGINX_STATUS_LISTEN": f"127.0.0.1:{self.ports.nginx_status}",
             **nginx_settings(self.env, self.overrides),
         }
         render_template(ROOT / "nginx/templates/default.conf.template", conf / "conf.d/default.conf", values)
+        render_template(ROOT / "nginx/templates/status.conf.template", conf / "conf.d/status.conf", values)
         render_template(ROOT / "nginx/local.conf.template", conf / "nginx.conf", values)
         snippet = conf / "tls" / "listen.conf"
         if self.tls_certs:
@@ -479,6 +535,19 @@ class LocalStack:
     def stop_nginx(self):
         self.stop("nginx")
 
+    # ---- Prometheus --------------------------------------------------------------------------
+    def render_prometheus(self) -> Path:
+        """prometheus.local.yml with this stack's ports (a missing placeholder is an error)."""
+        (self.state / "prometheus" / "data").mkdir(parents=True, exist_ok=True)
+        p = self.ports
+        text = Template((PROMETHEUS_DIR / "prometheus.local.yml").read_text()).substitute(
+            RULES_DIR=PROMETHEUS_DIR / "rules", PROMETHEUS_PORT=p.prometheus, AUTH_METRICS_PORT=p.auth_metrics,
+            API_METRICS_PORT=p.api_metrics, DEMO_METRICS_PORT=p.demo_metrics, NGINX_EXPORTER_PORT=p.nginx_exporter,
+            POSTGRES_EXPORTER_PORT=p.postgres_exporter, REDIS_EXPORTER_PORT=p.redis_exporter)
+        conf = self.state / "prometheus" / "prometheus.yml"
+        conf.write_text(text)
+        return conf
+
     # ---- the whole stack -----------------------------------------------------------------------
     def up(self):
         for d in ("logs", "run", "static", "oidc", "redis"):
@@ -487,6 +556,7 @@ class LocalStack:
         self.state.chmod(0o755)
         self.start_postgres()
         self.render_nginx()
+        self.render_prometheus()
         render_template(ROOT / "redis/users.acl.template", self.state / "redis" / "users.acl", self.env, private=True)
         self.start_supervisor()
         self.start_redis()
@@ -516,6 +586,9 @@ class LocalStack:
             "redis": port_open(self.ports.redis),
             **{s: http_ok(f"{self.service_url(s)}{spec['health']}") for s, spec in wiring.SERVICES.items()},
             "nginx": port_open(self.ports.public),
+            **{name: http_ok(f"http://127.0.0.1:{getattr(self.ports, name)}/metrics")
+               for name in ("nginx_exporter", "postgres_exporter", "redis_exporter")},
+            "prometheus": http_ok(f"{self.prometheus_url}/-/ready"),
         }
         return checks
 
@@ -554,7 +627,7 @@ def render_template(src: Path, dst: Path, values: dict[str, str], private: bool 
     dst.write_text(text)
 
 
-def print_welcome(what: str, url: str, env: dict[str, str]):
+def print_welcome(what: str, url: str, env: dict[str, str], prometheus_url: str):
     """What `make up` prints once the stack (local or Compose) is healthy."""
     print(f"\n{what} is up: {url}\n")
     print(f"  consumer demo      {url}/")
@@ -562,6 +635,7 @@ def print_welcome(what: str, url: str, env: dict[str, str]):
     print(f"  posts API          {url}/api/openapi.json")
     print(f"  admin              {url}/admin/   ({env['ADMIN_USERNAME']} / {env['ADMIN_PASSWORD']})")
     print(f"  demo user          {env['DEMO_USERNAME']} / {env['DEMO_PASSWORD']}")
+    print(f"  Prometheus         {prometheus_url}   (on this machine only)")
     print("\nCredentials and client ids are in .env. Stop with `make down`.")
 
 
@@ -575,7 +649,7 @@ def main():
                        tls_certs=default_tls_certs())
     if args.command == "up":
         stack.up()
-        print_welcome("The local stack", stack.url, env)
+        print_welcome("The local stack", stack.url, env, f"http://localhost:{stack.ports.prometheus}")
         if stack.tls_certs:
             print(f"HTTPS (the certificate of `make certs`): https://localhost:{stack.ports.tls}/")
     elif args.command == "down":
@@ -583,7 +657,7 @@ def main():
         print("local stack stopped (data kept in .state/)")
     else:
         for name, ok in stack.status().items():
-            print(f"{name:15} {'up' if ok else 'down'}")
+            print(f"{name:18} {'up' if ok else 'down'}")
 
 
 if __name__ == "__main__":

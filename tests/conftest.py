@@ -29,6 +29,11 @@ class ExternalStack:
         self.url = url.rstrip("/")
         self.env = env
 
+    @property
+    def prometheus_url(self) -> str:
+        """Prometheus, published on the loopback interface (docker-compose.yml)."""
+        return f"http://127.0.0.1:{self.env.get('PROMETHEUS_PORT') or 9090}"
+
 
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("STACK_URL"):

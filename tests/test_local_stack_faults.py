@@ -161,7 +161,8 @@ def test_nginx_listens_on_the_loopback_interface_only(local_stack):
     master = psutil.Process(local_stack.pid("nginx"))
     listening = [c.laddr for p in (master, *master.children()) for c in p.net_connections("tcp")
                  if c.status == psutil.CONN_LISTEN]
-    assert listening and {a.port for a in listening} == {local_stack.ports.public}, listening
+    # The public port, and stub_status for the exporter (nginx/templates/status.conf.template).
+    assert listening and {a.port for a in listening} == {local_stack.ports.public, local_stack.ports.nginx_status}, listening
     assert {a.ip for a in listening} == {"127.0.0.1"}, listening
 
 

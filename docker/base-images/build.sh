@@ -15,6 +15,10 @@ declare -A IMAGES=(
   [postgres]=postgres:15-bookworm
   [redis]=redis:7.0-bookworm
   [nginx]=nginx:1.22
+  [prometheus]=prom/prometheus:v2.42.0
+  [nginx-exporter]=nginx/nginx-prometheus-exporter:0.11.0
+  [postgres-exporter]=prometheuscommunity/postgres-exporter:v0.11.1
+  [redis-exporter]=oliver006/redis_exporter:v1.45.0
 )
 DESCRIPTION="stand-in built by docker/base-images/build.sh, not the official image"
 
@@ -34,7 +38,7 @@ if ! have "$DEBIAN"; then
   tar -C "$rootfs" -c . | docker import --change 'CMD ["bash"]' --change "LABEL org.opencontainers.image.description=\"$DESCRIPTION\"" - "$DEBIAN" >/dev/null
 fi
 
-for name in python postgres redis nginx; do
+for name in python postgres redis nginx prometheus nginx-exporter postgres-exporter redis-exporter; do
   tag=${IMAGES[$name]}
   if have "$tag"; then
     [ "$(label "$tag" org.opencontainers.image.description)" = "$DESCRIPTION" ] || continue
