@@ -2,15 +2,19 @@
 `make test-stack`): every target scraped, the exporters' metrics there, the rules evaluated, every
 dashboard query answered, and nothing of it reachable through the public port."""
 
+import contextlib
 import json
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 
 import pytest
+import requests
 
 from observability import contract
+from stack import flows
 from tests.observability.test_dashboard import dashboard
 from tests.observability.test_rules import rules
 
@@ -24,6 +28,8 @@ DJANGO_JOBS = {"auth_server", "resource_api", "consumer_demo"}
 EXPORTER_JOBS = {"prometheus", "nginx", "postgres", "redis"}
 # Scrapes and rule evaluations every 5 s; a rate() needs two samples.
 SETTLE = 60.0
+# The stacks' LOGIN_FAILURE_LIMIT (stack/wiring.yaml's default).
+LOGIN_FAILURES_TO_LOCK = 5
 
 
 def query(stack, expr: str) -> list[dict]:
@@ -54,14 +60,49 @@ def eventually(check, what: str, timeout: float = SETTLE):
 
 @pytest.fixture(scope="module")
 def traffic(stack):
-    """Requests through nginx, so that its counters and the services' have something to show."""
+    """Through nginx, something for every panel: tokens of each grant and a refused client, API
+    calls with a new and a cached token and one lacking a scope, a revocation the API workers hear,
+    device codes issued, approved and denied, sign-ins that succeed, fail and end in a lockout, and
+    the demo's walkthrough."""
+    from tests.consumer_demo.conftest import Visitor
+
     for path in ("/o/.well-known/openid-configuration", "/api/public/", "/", "/metrics"):
         for _ in range(3):
-            try:
+            with contextlib.suppress(urllib.error.HTTPError):
                 urllib.request.urlopen(f"{stack.url}{path}", timeout=10).close()
-            except urllib.error.HTTPError:
-                pass
+    client = flows.loadtest_client(stack)
+    tokens = [flows.client_credentials_token(stack.url, client).json()["access_token"] for _ in range(3)]
+    assert requests.post(f"{stack.url}/o/token/", data={"grant_type": "client_credentials"},
+                         auth=(client.client_id, "not-the-secret")).status_code == 401
+    for _ in range(2):  # an introspection, then the cache
+        assert requests.get(f"{stack.url}/api/posts/", headers=bearer(tokens[0])).status_code == 200
+    assert requests.get(f"{stack.url}/api/me/", headers=bearer(tokens[0])).status_code == 403  # no "profile"
+    assert requests.post(f"{stack.url}/o/revoke_token/", data={"token": tokens[0]}, auth=client.auth).status_code == 200
+
+    session = flows.login(stack.url, stack.env["DEMO_USERNAME"], stack.env["DEMO_PASSWORD"])
+    code_tokens = flows.authorization_code_tokens(stack.url, session, flows.demo_client(stack))
+    assert flows.refresh(stack.url, flows.demo_client(stack), code_tokens["refresh_token"]).status_code == 200
+    device = flows.device_client(stack).client_id
+    for allow in (True, False):
+        started = flows.device_authorization(stack.url, device).json()
+        confirmation = flows.enter_user_code(session, stack.url, started["user_code"])
+        assert flows.answer_device(session, confirmation, allow=allow).status_code == 200
+
+    # Wrong passwords for a name nobody has, until the lock (per username and address: no one else's).
+    nobody = f"metrics-{uuid.uuid4().hex[:12]}"
+    guesser = requests.Session()
+    for i in range(LOGIN_FAILURES_TO_LOCK + 1):
+        page = guesser.get(f"{stack.url}/accounts/login/")
+        flows.submit_form(guesser, page, {"username": nobody, "password": f"guess-{i}"}, allow_redirects=False)
+
+    visitor = Visitor(stack)
+    visitor.signed_in(("read", "write"))
+    visitor.post("/posts/create/", {"title": "Observed", "body": "For the dashboard test."})
     return stack
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def targets(stack) -> dict[str, list[dict]]:
