@@ -13,7 +13,13 @@ in a temporary directory) and measures, through nginx:
   (c) latency percentiles of each at one fixed request rate;
   (d) what the Prometheus metrics cost: the token endpoint and the cached post list with the
       services' request and SQL timing on (as shipped) and off (METRICS_BIND empty), in
-      interleaved rounds, the two services restarted between them.
+      interleaved rounds, the two services restarted between them;
+  (e) revocation lag under that load: tokens issued, used and revoked while users read the cached
+      post list, the lag read from the API workers' histogram in the stack's Prometheus.
+
+What the server saw from (a) to (e) (tokens by grant, cache hits, introspections, errors by code)
+is read from the stack's Prometheus too (loadtest/server_side.py) and goes into the report; (d)
+runs last, since restarting the services starts their counters again.
 
 Peak throughput is measured closed-loop (every user sends its next request as soon as the answer
 arrives), in interleaved rounds so that background noise hits every variant alike. The load
@@ -23,8 +29,8 @@ are the result, the absolute numbers belong to this machine.
 The bench stack lifts nginx's rate limit on /o/token/ (AUTH_RATE_LIMIT, normally 20r/s per client
 address): with it, the token endpoint would measure the limit, not the server.
 
-Writes loadtest/reports/bench.md (tables, ratios, machine) and loadtest/reports/bench.png, and
-appends the figures to loadtest/results.jsonl (kept in git).
+Writes loadtest/reports/bench.md (tables, ratios, machine), loadtest/reports/bench.png and
+bench-server.png, and appends the figures to loadtest/results.jsonl (kept in git).
 
     python -m loadtest.bench [--duration 6] [--rounds 5] [--users 16] [--rate REQUESTS_PER_S] [--metrics-rounds 3]
 """
@@ -51,7 +57,7 @@ import gevent
 import psutil
 import requests
 
-from loadtest import steal
+from loadtest import server_side, steal
 from loadtest.pacing import paced
 from stack.envfile import generated_values
 from stack.local import ROOT, LocalStack, Ports
@@ -68,6 +74,8 @@ PBKDF2_SECONDS = 30
 # The services whose request and SQL timing (d) switches off and on.
 METRICS_SERVICES = ("auth_server", "resource_api")
 RESTART_WARMUP_SECONDS = 6
+# (e): long enough for some 40 revocations, each heard by every API worker.
+LAG_SECONDS = 20
 
 BENCH_OVERRIDES = {
     # nginx's per-address limit on /o/token/ would cap the measurement at 20 requests/s.
@@ -304,6 +312,24 @@ def metrics_cost(variants: list[Variant], stack: LocalStack, users: int, seconds
                     for key, rs in by_key.items()} for state, by_key in runs.items()}
 
 
+def revocation_lag(variant: Variant, stack: LocalStack, users: int, seconds: float, every: float = 0.5
+                   ) -> server_side.ServerSide:
+    """`variant` under load while, every `every` s, a new token is used once (so the API caches it)
+    and revoked; what Prometheus saw over that window, the revocation lag among it."""
+    client = (stack.env["LOADTEST_CLIENT_ID"], stack.env["LOADTEST_CLIENT_SECRET"])
+    settle(stack)
+    with load(variant, stack, users, warmup=2):
+        start = time.time()
+        while time.time() < start + seconds:
+            token = requests.post(f"{stack.url}/o/token/", data={"grant_type": "client_credentials", "scope": "read"},
+                                  auth=client, timeout=10).json()["access_token"]
+            requests.get(f"{stack.url}/api/posts/", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            requests.post(f"{stack.url}/o/revoke_token/", data={"token": token}, auth=client, timeout=10)
+            gevent.sleep(every)
+        end = time.time()
+    return server_side.read(stack.prometheus_url, start, end)
+
+
 def fixed_rate(variants: list[Variant], stack: LocalStack, rate: float, seconds: float) -> dict[str, Result]:
     results = {}
     users = max(10, int(rate // 10))
@@ -336,7 +362,7 @@ def machine() -> dict[str, str]:
 
 
 def record(info: dict, steal_percent: float | None, token: dict[str, Result], api: dict[str, Result],
-           fixed: dict[str, Result], metrics: dict[str, dict[str, Result]], args) -> dict:
+           fixed: dict[str, Result], metrics: dict[str, dict[str, Result]], lag: server_side.ServerSide, args) -> dict:
     """Append this run's figures to RESULTS, with the commit and the machine they belong to."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "auth_server", "resource_api", "nginx", "stack"],
@@ -356,6 +382,7 @@ def record(info: dict, steal_percent: float | None, token: dict[str, Result], ap
         "metrics_on_x_off": {key: round(r.rps / metrics["off"][key].rps, 3) for key, r in metrics["on"].items()},
         "metrics_on_x_off_by_cpu": {key: round(metrics["off"][key].cpu_ms / r.cpu_ms, 3)
                                     for key, r in metrics["on"].items()},
+        "revocation_lag_ms": {k: round(v * 1000, 1) for k, v in lag.quantiles.get("revocation lag", {}).items()},
     }
     with RESULTS.open("a") as f:
         f.write(json.dumps(entry) + "\n")
@@ -367,7 +394,8 @@ def ratio(a: float, b: float) -> str:
 
 
 def write_report(info: dict, token: dict[str, Result], api: dict[str, Result], fixed: dict[str, Result],
-                 metrics: dict[str, dict[str, Result]], variants: dict[str, Variant], args, png: Path) -> str:
+                 metrics: dict[str, dict[str, Result]], lag: server_side.ServerSide, server: server_side.ServerSide,
+                 variants: dict[str, Variant], args, png: Path, server_png: Path | None) -> str:
     fast, slow = token["token_fast"], token["token_pbkdf2"]
     lines = [
         "# Benchmark",
@@ -420,6 +448,21 @@ def write_report(info: dict, token: dict[str, Result], api: dict[str, Result], f
         lines.append(f"| {variants[key].label} | {on.rps:,.1f} | {off.rps:,.1f} | {ratio(on.rps, off.rps)} "
                      f"| {on.cpu_ms:.2f} | {off.cpu_ms:.2f} | {ratio(off.cpu_ms, on.cpu_ms)} |")
     lines += ["", "Target: metrics cost the hot paths at most 5 % of their throughput (on × off ≥ 0.95×)."]
+    lines += ["", "## (e) Revocation lag under load", "",
+              f"{args.users} users reading the cached post list while, every 0.5 s, a new token was used once and "
+              "revoked: the time from each revocation's commit to each API worker dropping the token "
+              "(`oauth_revocation_lag_seconds`, from Prometheus).", ""]
+    if lag.error:
+        lines.append(lag.error)
+    else:
+        figures = lag.quantiles.get("revocation lag", {})
+        dropped = sum(lag.counts.get("revocation events received (all API workers)", {}).values())
+        lines.append(f"**Revocation lag: p50 {figures.get('p50', float('nan')) * 1000:.1f} ms, p99 "
+                     f"{figures.get('p99', float('nan')) * 1000:.1f} ms** over {dropped:.0f} events received by the "
+                     f"API workers, {sum(lag.counts.get('tokens revoked', {}).values()):.0f} revocations.")
+    lines += ["", *server_side.markdown(server)]
+    if server_png:
+        lines += [f"![server side]({server_png.name})", ""]
     lines += ["", f"![benchmark chart]({png.name})", "", "## Machine", "", "| | |", "| --- | --- |",
               *[f"| {k} | {v} |" for k, v in info.items()], ""]
     return "\n".join(lines)
@@ -477,7 +520,7 @@ def main():
     args = parser.parse_args()
     REPORTS.mkdir(exist_ok=True)
     info = machine()
-    began, cpu_at_start = time.monotonic(), steal.cpu_times()
+    began, cpu_at_start, wall_start = time.monotonic(), steal.cpu_times(), time.time()
 
     with throwaway_stack(BENCH_OVERRIDES) as stack:
         env, url = stack.env, stack.url
@@ -513,6 +556,15 @@ def main():
         fixed_keys = ("token_fast", *api_keys)
         args.rate = args.rate or round(min({**token, **api}[k].rps for k in fixed_keys) / 2, -1) or 10
         fixed = fixed_rate([variants[k] for k in fixed_keys], stack, args.rate, args.duration)
+        print("(e) revocation lag under load", flush=True)
+        lag = revocation_lag(variants["api_cached"], stack, args.users, LAG_SECONDS)
+        figures = lag.quantiles.get("revocation lag", {})
+        print(f"  p50 {figures.get('p50', float('nan')) * 1000:.1f} ms  p99 {figures.get('p99', float('nan')) * 1000:.1f} ms"
+              + (f"  ({lag.error})" if lag.error else ""), flush=True)
+        print("server side of (a) to (e) (Prometheus)", flush=True)
+        server = server_side.read(stack.prometheus_url, wall_start, time.time())
+        server_png = server_side.plot(server, REPORTS / "bench-server.png")
+        # Last: it restarts two services, whose counters start again from zero.
         print("(d) metrics on and off", flush=True)
         metrics = metrics_cost([variants["token_fast"], variants["api_cached"]], stack, args.users, args.duration,
                                args.metrics_rounds)
@@ -521,9 +573,9 @@ def main():
     info["CPU steal during the run"] = steal.describe(steal_percent)
     png, md = REPORTS / "bench.png", REPORTS / "bench.md"
     chart(token, api, fixed, variants, args.rate, png)
-    report = write_report(info, token, api, fixed, metrics, variants, args, png)
+    report = write_report(info, token, api, fixed, metrics, lag, server, variants, args, png, server_png)
     md.write_text(report)
-    record(info, steal_percent, token, api, fixed, metrics, args)
+    record(info, steal_percent, token, api, fixed, metrics, lag, args)
     print(f"\n{report}\nwritten: {md}, {png}, a line in {RESULTS.relative_to(ROOT)} "
           f"(in {time.monotonic() - began:.0f} s)")
 

@@ -5,6 +5,7 @@ change, this is where the load tests notice.
 """
 
 import json
+import re
 import subprocess
 import sys
 
@@ -46,15 +47,19 @@ def test_every_scenario_runs_without_failures(stack, tmp_path):
 
 
 @pytest.mark.e2e
-def test_make_loadtest_reports_progress_while_it_runs(stack, tmp_path):
+def test_make_loadtest_reports_progress_and_the_server_side(stack, tmp_path):
     env_file = tmp_path / "loadtest.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in {**stack.env, "PUBLIC_URL": stack.url}.items()))
     done = subprocess.run(
         [sys.executable, "-m", "loadtest.run", "--scenario", "token", "--duration", "12s", "--users", "2",
-         "--rate", "10"],
+         "--rate", "10", "--prometheus", stack.prometheus_url],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={"PATH": "/usr/bin:/bin", "LOADTEST_ENV_FILE": str(env_file)},
     )
     progress = [line for line in done.stdout.splitlines() if "req/s" in line and "p95" in line]
     assert len(progress) >= 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert "total" in progress[-1] and "failed" in progress[-1]
+    # What the server saw in the same window, from the stack's Prometheus: about 10 tokens/s for 12 s.
+    issued = re.search(r"\| tokens issued \| client_credentials \| ([\d,]+) \|", done.stdout)
+    assert issued, done.stdout[-3000:]
+    assert 30 <= int(issued.group(1).replace(",", "")) <= 200, issued.group(0)
