@@ -23,11 +23,11 @@ from stack.local import ROOT, http_ok
 ONE_SHOTS = {f"{service}_setup" for service in wiring.SERVICES} | {"postgres_exporter_setup"}
 # Prometheus and the exporters (docs/observability.md), beside the stack's own services.
 MONITORING = {"prometheus", "nginx_exporter", "postgres_exporter", "redis_exporter"}
-# Keys of .env that Postgres, Redis and the exporters read from files (docker/postgres/initdb.d,
+# Keys of .env that Postgres, Redis, the exporters and Grafana read from files (docker/postgres/initdb.d,
 # redis/, observability/postgres/).
 SERVER_SECRETS = ["POSTGRES_PASSWORD", "AUTH_DB_PASSWORD", "POSTS_DB_PASSWORD",
                   "REDIS_PASSWORD", "REDIS_AUTH_PASSWORD", "REDIS_API_PASSWORD", "REDIS_DEMO_PASSWORD",
-                  "POSTGRES_MONITORING_PASSWORD", "REDIS_MONITORING_PASSWORD"]
+                  "POSTGRES_MONITORING_PASSWORD", "REDIS_MONITORING_PASSWORD", "GRAFANA_ADMIN_PASSWORD"]
 # The label of every image built from docker/service/Dockerfile, its build stage included.
 IMAGE_LABEL = "oauth2-reference.service"
 # nginx's input besides its environment: the template it renders at start, the TLS snippet and certificate.

@@ -57,6 +57,8 @@ def generated_values(public_port: int = DEFAULT_PUBLIC_PORT) -> dict[str, str]:
         # Redis's `monitoring` user (redis/users.acl.template).
         "POSTGRES_MONITORING_PASSWORD": _secret(24),
         "REDIS_MONITORING_PASSWORD": _secret(24),
+        # Grafana's `admin` (docker-compose.yml's `grafana` profile).
+        "GRAFANA_ADMIN_PASSWORD": _secret(24),
         # The key of the API's token-cache MACs (resource_api/posts/token_cache.py).
         "API_TOKEN_CACHE_KEY": _secret(),
         # Seeded by `manage.py seed_demo` in auth_server.

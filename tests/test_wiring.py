@@ -64,8 +64,9 @@ def local(tmp_path, env) -> LocalStack:
 
 def test_compose_runs_the_declared_services_their_set_up_and_workers_and_nothing_else():
     declared = {*wiring.SERVICES, *ONE_SHOTS, *wiring.WORKERS}
-    # Monitoring is not in the declaration: its wiring is its configuration (observability/prometheus).
-    assert set(COMPOSE) - declared == {"postgres", "redis", "nginx", "locust", *MONITORING}
+    # Monitoring is not in the declaration: its wiring is its configuration (observability/); nor are
+    # the profiles' extras (locust, Grafana).
+    assert set(COMPOSE) - declared == {"postgres", "redis", "nginx", "locust", "grafana", *MONITORING}
     assert declared <= set(COMPOSE)
 
 
@@ -259,3 +260,19 @@ def test_metrics_are_served_on_the_declared_port_and_never_published(service, en
     assert COMPOSE[service]["expose"] == [str(port)] and "ports" not in COMPOSE[service]
     assert local.programs()[service].env["METRICS_BIND"] == f"127.0.0.1:{local.metrics_port(service)}"
     assert len({local.metrics_port(s) for s in wiring.SERVICES} | {local.port(s) for s in wiring.SERVICES}) == 6
+
+
+def test_grafana_profile_is_provisioned_from_the_repository(env):
+    """Grafana (its profile) reads the dashboard and the data source this repository tests, its
+    admin password from a secret file `make up` writes, and stays out of a plain `up`."""
+    grafana = COMPOSE["grafana"]
+    assert grafana["profiles"] == ["grafana"]
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in grafana["volumes"]}
+    assert mounts["/etc/grafana/provisioning"] == "./observability/grafana/provisioning"
+    dashboards = yaml.safe_load((ROOT / "observability/grafana/provisioning/dashboards/oauth-stack.yml").read_text())
+    folder = dashboards["providers"][0]["options"]["path"]
+    assert mounts[f"{folder}/oauth-stack.json"] == "./observability/grafana/oauth-stack.json"
+    assert (ROOT / "observability/grafana/oauth-stack.json").is_file()
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+    assert "grafana_admin_password" in secret_files(env)
+    assert all(not str(v).startswith("${") for v in grafana["environment"].values())
