@@ -4,11 +4,13 @@ dashboard query answered, and nothing of it reachable through the public port.""
 
 import contextlib
 import json
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -225,3 +227,43 @@ def test_panels_split_between_exporters_and_django():
     """The classification above is not vacuous: both kinds of panel exist."""
     kinds = {_from_django(expr) for _, _, expr in PANELS}
     assert kinds == {True, False}
+
+
+@pytest.mark.e2e
+def test_revocations_under_load_reach_the_api_workers_within_a_second(stack):
+    """The revocation lag as Prometheus records it (oauth_revocation_lag_seconds, every API worker's
+    observations), for tokens revoked while the API serves a steady load: all within a second."""
+    client = flows.loadtest_client(stack)
+    reader = flows.client_credentials_token(stack.url, client).json()["access_token"]
+    observed, late = "sum(oauth_revocation_lag_seconds_count)", \
+        'sum(oauth_revocation_lag_seconds_count) - sum(oauth_revocation_lag_seconds_bucket{le="1.0"})'
+
+    def value(expr) -> float:
+        result = query(stack, expr)
+        return float(result[0]["value"][1]) if result else 0.0
+
+    before = {"observed": value(observed), "late": value(late)}
+    stop = threading.Event()
+
+    def read():
+        with requests.Session() as session:
+            while not stop.is_set():
+                session.get(f"{stack.url}/api/posts/", headers=bearer(reader), timeout=10)
+
+    revocations = 10
+    with ThreadPoolExecutor(6) as pool:
+        for _ in range(6):
+            pool.submit(read)
+        try:
+            for _ in range(revocations):
+                token = flows.client_credentials_token(stack.url, client).json()["access_token"]
+                assert requests.get(f"{stack.url}/api/posts/", headers=bearer(token), timeout=10).status_code == 200
+                assert requests.post(f"{stack.url}/o/revoke_token/", data={"token": token},
+                                     auth=client.auth, timeout=10).status_code == 200
+                time.sleep(0.3)
+        finally:
+            stop.set()
+    # Each revocation is observed by every API worker that was listening: at least once each.
+    eventually(lambda: value(observed) - before["observed"] >= revocations, "the revocations' lag not observed")
+    time.sleep(6)  # the last observations' scrape
+    assert value(late) - before["late"] == 0, "a revocation reached an API worker more than 1 s late"
