@@ -87,7 +87,7 @@ loadtest: dev ## Load-test the running stack: SCENARIO=token|refresh|api|journey
 loadtest-ui: dev ## Locust's web UI (http://localhost:8089) against the running stack, every scenario to pick from
 	$(PY) -m locust -f loadtest/locustfile.py --class-picker
 
-bench: dev ## Benchmark side by side on a throwaway stack; writes loadtest/reports/bench.md and bench.png
+bench: dev ## Benchmark side by side on a throwaway stack (with its Prometheus); writes loadtest/reports/bench.md, bench.png, bench-server.png
 	$(PY) -m loadtest.bench
 
 bench-tls: dev ## Token endpoint over TLS on a throwaway stack: keep-alive, new connection per request, resumed; writes loadtest/reports/bench-tls.md
