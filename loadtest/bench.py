@@ -169,11 +169,20 @@ class Result:
 
 
 def stack_processes(stack: LocalStack) -> list[psutil.Process]:
-    """Every process of the stack: gunicorn, nginx, Redis and Postgres, with their children."""
-    supervised = psutil.Process(int((stack.state / "run" / "supervisord.pid").read_text())).children()
+    """Every process of the stack that serves requests: gunicorn, nginx, Redis and Postgres, with
+    their children. Prometheus and the exporters run too, as shipped, but their CPU time (scrapes and
+    rules every 5 s, whatever the traffic) is not a request's."""
+    supervised = [p for p in psutil.Process(int((stack.state / "run" / "supervisord.pid").read_text())).children()
+                  if not _monitoring(p)]
     postmaster = psutil.Process(int((stack.state / "postgres" / "postmaster.pid").read_text().split()[0]))
     roots = [*supervised, postmaster]
     return [p for root in roots for p in (root, *root.children(recursive=True))]
+
+
+def _monitoring(process: psutil.Process) -> bool:
+    with contextlib.suppress(psutil.Error):
+        return any(Path(part).name.startswith("prometheus") for part in process.cmdline()[:1])
+    return False
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> dict[psutil.Process, float]:
