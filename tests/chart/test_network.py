@@ -62,6 +62,8 @@ def expected(bundled: bool, nginx_from: str) -> set[tuple[str, str, int]]:
                             "auth_server-bootstrap", "resource_api-bootstrap"}
         edges |= {(c, "postgres", 5432) for c in postgres_clients}
         edges |= {(c, "redis", 6379) for c in postgres_clients | {"consumer_demo", "consumer_demo-bootstrap"}}
+        # ci/bundled-values.yaml lets Prometheus's namespace scrape the metrics ports (metrics.scrapeFrom).
+        edges |= {(OTHER_NAMESPACE, s, 9100) for s in SERVICES}
     return edges
 
 
