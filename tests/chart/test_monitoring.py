@@ -6,7 +6,6 @@ observability/prometheus/rules/*.yml itself, and promtool accepts it."""
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
@@ -112,6 +111,31 @@ def test_promtool_accepts_the_rendered_rules(objects, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     count = sum(len(g["rules"]) for g in rule["spec"]["groups"])
     assert f"SUCCESS: {count} rules found" in result.stdout
+
+
+@pytest.mark.skipif(not shutil.which("promtool"), reason="promtool (Debian package prometheus, `make dev`) is not installed")
+def test_the_rule_unit_tests_pass_on_the_rendered_rules(objects, tmp_path):
+    """observability/prometheus/tests/rules.test.yml, run against the PrometheusRule's groups instead
+    of the files: every alert fires and stays quiet, every recording rule records, as on the other stacks."""
+    [rule] = operator_objects(objects["bundled"], "PrometheusRule")
+    (tmp_path / "rendered.yml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    tests = yaml.safe_load((ROOT / "observability/prometheus/tests/rules.test.yml").read_text())
+    assert tests["rule_files"] and tests["tests"]
+    tests["rule_files"] = ["rendered.yml"]
+    (tmp_path / "rules.test.yml").write_text(yaml.safe_dump(tests))
+    result = subprocess.run(["promtool", "test", "rules", "rules.test.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_the_packaged_chart_carries_the_rule_files(tools, tmp_path):
+    import tarfile
+
+    helm(tools, "package", str(CHART), "--destination", str(tmp_path))
+    [package] = tmp_path.glob("oauth-stack-*.tgz")
+    with tarfile.open(package) as tar:
+        for path in RULES.glob("*.yml"):
+            assert tar.extractfile(f"oauth-stack/files/prometheus-rules/{path.name}").read() == path.read_bytes()
 
 
 def test_a_service_monitor_whose_scrapes_would_be_refused_is_an_error(tools):
