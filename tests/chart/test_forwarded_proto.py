@@ -1,7 +1,7 @@
 """The scheme the apps see (X-Forwarded-Proto), through a real nginx with each stack's rendering of
 nginx/templates/default.conf.template: behind the chart's TLS Ingress the controller's "https" is
 passed on; everywhere else (the chart without TLS, Compose, the local stack) the scheme of nginx's
-own connection is, whatever the client sends."""
+own connection is, whatever the client sends. And the chart's stub_status for its nginx exporter."""
 
 import re
 import shutil
@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -54,8 +55,9 @@ def placeholders(text: str) -> set[str]:
     return set(re.findall(r"\$\{\w+\}", "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("#"))))
 
 
-def seen_by_upstream(conf, port: int, sent: str | None) -> str:
-    """Run nginx with `conf` and ask for / on `port`, sending X-Forwarded-Proto `sent`."""
+def seen_by_upstream(conf, port: int, sent: str | None, path: str = "/", status_port: int | None = None) -> str:
+    """Run nginx with `conf` and ask for `path` on `port` (/ by default), sending X-Forwarded-Proto `sent`;
+    the answer's status and body."""
     nginx = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
     try:
@@ -68,9 +70,16 @@ def seen_by_upstream(conf, port: int, sent: str | None) -> str:
                 assert nginx.poll() is None, nginx.stderr.read()
                 assert time.monotonic() < deadline, "nginx did not listen"
                 time.sleep(0.05)
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-Proto": sent} if sent else {})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.read().decode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"X-Forwarded-Proto": sent} if sent else {})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                body = response.read().decode()
+        except urllib.error.HTTPError as error:
+            return f"{error.code}"
+        if status_port:
+            with urllib.request.urlopen(f"http://127.0.0.1:{status_port}/stub_status", timeout=5) as response:
+                body += "\n" + response.read().decode()
+        return body
     finally:
         nginx.terminate()
         nginx.wait(10)
@@ -79,7 +88,7 @@ def seen_by_upstream(conf, port: int, sent: str | None) -> str:
 def chart_nginx(objs, tmp_path, upstream: str) -> tuple:
     """The chart's nginx.conf and rendered template, as its pod would have them, on free ports."""
     config = next(o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-nginx"))
-    [container] = find(objs, "Deployment", "nginx")["spec"]["template"]["spec"]["containers"]
+    [container] = [c for c in find(objs, "Deployment", "nginx")["spec"]["template"]["spec"]["containers"] if c["name"] == "nginx"]
     port = free_port()
     env = {e["name"]: e["value"] for e in container["env"]}
     env |= {"NGINX_ADDRESS": "127.0.0.1", "NGINX_PORT": str(port), "AUTH_UPSTREAM": upstream, "API_UPSTREAM": upstream,
@@ -87,6 +96,10 @@ def chart_nginx(objs, tmp_path, upstream: str) -> tuple:
     for d in ("conf.d", "tls", "static", "tmp"):
         (tmp_path / d).mkdir()
     (tmp_path / "conf.d/default.conf").write_text(substitute(config["data"]["default.conf.template"], env))
+    if "status.conf.template" in config["data"]:
+        env["NGINX_STATUS_LISTEN"] = f"127.0.0.1:{free_port()}"
+        (tmp_path / "conf.d/status.conf").write_text(substitute(config["data"]["status.conf.template"], env))
+    (tmp_path / "env").write_text("\n".join(f"{k}={v}" for k, v in env.items()))
     main = (config["data"]["nginx.conf"].replace("/tmp/", f"{tmp_path}/tmp/")
             .replace("/etc/nginx/conf.d/", f"{tmp_path}/conf.d/").replace("listen 8081;", f"listen 127.0.0.1:{free_port()};"))
     (tmp_path / "nginx.conf").write_text(main)
@@ -138,3 +151,14 @@ def test_the_local_stack_passes_nginx_own_scheme(tmp_path, upstream):
     assert "    proxy_set_header X-Forwarded-Proto $scheme;\n" in rendered
     assert not placeholders(rendered)
     assert seen_by_upstream(conf, ports.public, "https") == "http"
+
+
+def test_the_chart_nginx_serves_stub_status_to_its_exporter_only(objects, tmp_path, upstream):
+    """With metrics.nginxExporter (ci/bundled-values.yaml) nginx serves stub_status on the status
+    address, the exporter's SCRAPE_URI; the public port answers 404 there."""
+    conf, port, _ = chart_nginx(objects["bundled"], tmp_path, upstream)
+    env = dict(line.split("=", 1) for line in (tmp_path / "env").read_text().splitlines())
+    status_port = int(env["NGINX_STATUS_LISTEN"].rsplit(":", 1)[1])
+    answer = seen_by_upstream(conf, port, None, status_port=status_port)
+    assert answer.startswith("http\n") and "Active connections:" in answer
+    assert seen_by_upstream(conf, port, None, path="/stub_status") == "404"

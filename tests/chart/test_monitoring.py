@@ -15,8 +15,11 @@ from stack import wiring
 from .conftest import CHART, ROOT, find, helm, render
 
 RULES = ROOT / "observability/prometheus/rules"
-# Jobs of the exporters, which the chart does not run (docs/deploy-kubernetes.md, "Monitoring").
+# Jobs of the exporters: nginx's runs beside nginx when metrics.nginxExporter is on; those of
+# Postgres and Redis are not the chart's (docs/deploy-kubernetes.md, "Monitoring").
 EXPORTER_JOBS = {"postgres", "redis", "nginx"}
+# Where each scraped component's /metrics is served: the gunicorn master's port, or the nginx exporter's.
+METRICS_PORTS = {**{s: spec["metrics_port"] for s, spec in wiring.SERVICES.items()}, "nginx": 9113}
 
 
 def operator_objects(objs, kind):
@@ -36,6 +39,8 @@ def matches(selector, labels):
 def test_off_by_default(objects):
     for values in ("default", "external"):
         assert not [o for o in objects[values] if o["apiVersion"].startswith("monitoring.coreos.com/")]
+        nginx = find(objects[values], "Deployment", "nginx")["spec"]["template"]["spec"]
+        assert [c["name"] for c in nginx["containers"]] == ["nginx"]
 
 
 def test_the_chart_reads_the_rules_through_a_link():
@@ -51,25 +56,33 @@ def test_service_monitor_scrapes_the_services_metrics_ports_as_their_jobs(object
     assert spec["namespaceSelector"] == {"matchNames": ["oauth"]}
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     selected = [o for o in objs if o["kind"] == "Service" and matches(spec["selector"], o["metadata"]["labels"])]
-    # Exactly the three Django services' Services: not nginx, not the bundled servers.
+    # Exactly the three Django services' Services and nginx's (its exporter), not the bundled servers.
     jobs = {o["metadata"]["labels"][spec["jobLabel"]] for o in selected}
-    assert len(selected) == 3 and jobs == set(wiring.SERVICES)
+    assert len(selected) == 4 and jobs == set(wiring.SERVICES) | {"nginx"}
     [endpoint] = spec["endpoints"]
     assert endpoint == {"port": "metrics", "path": "/metrics", "scheme": "http", "interval": "10s"}
     for service in selected:
         component = service["metadata"]["labels"]["app.kubernetes.io/component"]
         [port] = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
-        assert port["port"] == wiring.SERVICES[component]["metrics_port"]
-        # The Service's port reaches the container port the gunicorn master serves /metrics on.
-        [container] = find(objs, "Deployment", component)["spec"]["template"]["spec"]["containers"]
-        [target] = [p for p in container["ports"] if p["name"] == port["targetPort"]]
-        assert target["containerPort"] == wiring.SERVICES[component]["metrics_port"]
-        assert {"name": "METRICS_BIND", "value": f"0.0.0.0:{target['containerPort']}"} in container["env"]
+        assert port["port"] == METRICS_PORTS[component]
+        # The Service's port reaches the container port that serves /metrics: the gunicorn master's
+        # (METRICS_BIND), or the exporter's beside nginx.
+        containers = find(objs, "Deployment", component)["spec"]["template"]["spec"]["containers"]
+        [(container, target)] = [(c, p) for c in containers for p in c.get("ports", []) if p["name"] == port["targetPort"]]
+        assert target["containerPort"] == METRICS_PORTS[component]
+        if component == "nginx":
+            assert container["name"] == "exporter"
+            assert {"name": "SCRAPE_URI", "value": "http://127.0.0.1:8082/stub_status"} in container["env"]
+            [nginx] = [c for c in containers if c["name"] == "nginx"]
+            assert {"name": "NGINX_STATUS_LISTEN", "value": "127.0.0.1:8082"} in nginx["env"]
+        else:
+            assert {"name": "METRICS_BIND", "value": f"0.0.0.0:{target['containerPort']}"} in container["env"]
 
 
 def test_the_jobs_are_those_the_rules_and_the_other_stacks_use(objects):
     [monitor] = operator_objects(objects["bundled"], "ServiceMonitor")
     jobs = set(monitor["spec"]["selector"]["matchExpressions"][0]["values"])
+    assert jobs == set(wiring.SERVICES) | {"nginx"}
     used = set()
     for path in RULES.glob("*.yml"):
         used |= set(re.findall(r'job\s*=\s*"(\w+)"', path.read_text()))

@@ -108,7 +108,7 @@ def expected(bundled: bool, nginx_from: str) -> set[tuple[str, str, int]]:
         edges |= {(c, "postgres", 5432) for c in postgres_clients}
         edges |= {(c, "redis", 6379) for c in postgres_clients | {"consumer_demo", "consumer_demo-bootstrap"}}
         # ci/bundled-values.yaml lets Prometheus's namespace scrape the metrics ports (metrics.scrapeFrom).
-        edges |= {(OTHER_NAMESPACE, s, 9100) for s in SERVICES}
+        edges |= {(OTHER_NAMESPACE, s, 9100) for s in SERVICES} | {(OTHER_NAMESPACE, "nginx", 9113)}
     return edges
 
 
