@@ -71,7 +71,7 @@ test-fast: dev ## Only the fast layer: each service's logic in-process, no stack
 test-faults: dev ## Only the fault suite: Redis, Postgres and process faults under load (also part of make test)
 	$(PY) -m pytest tests/faults
 
-test-chart: dev ## Prove the Helm chart offline: lint, render, schema validation, checkov, wiring and network policies
+test-chart: dev ## Prove the Helm chart offline: lint, render, schema validation, checkov, wiring, network policies (both ways), monitoring objects, install order, X-Forwarded-Proto through nginx
 	@deploy/helm/tools.sh >/dev/null
 	$(PY) -m pytest -q -p no:cacheprovider -o addopts= tests/chart
 

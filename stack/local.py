@@ -509,6 +509,8 @@ class LocalStack:
             "STATE_DIR": str(conf),
             # The TLS snippet when the stack has a certificate; none (plain HTTP only) otherwise.
             "NGINX_TLS_DIR": str(conf / "tls"),
+            # X-Forwarded-Proto: the scheme of nginx's own connection (nothing is in front of it).
+            "NGINX_FORWARDED_PROTO": "$scheme",
             "NGINX_STATUS_LISTEN": f"127.0.0.1:{self.ports.nginx_status}",
             **nginx_settings(self.env, self.overrides),
         }

@@ -19,7 +19,8 @@ from .conftest import CHART, ROOT, VALUES, find, helm, pod_specs
 
 LINKS = {"wiring.yaml": "stack/wiring.yaml", "default.conf.template": "nginx/templates/default.conf.template",
          "users.acl.template": "redis/users.acl.template", "redis-entrypoint.sh": "redis/compose-entrypoint.sh",
-         "10-databases.sh": "docker/postgres/initdb.d/10-databases.sh"}
+         "10-databases.sh": "docker/postgres/initdb.d/10-databases.sh",
+         "status.conf.template": "nginx/templates/status.conf.template"}
 # Set for the process, not the application: gunicorn's address and worker count.
 PROCESS_KEYS = {"GUNICORN_BIND", "GUNICORN_WORKERS"}
 

@@ -356,3 +356,14 @@ to), so that nginx's pods hold no credentials. */}}
 {{- end }}
 {{- end }}
 {{- end -}}
+
+
+{{/* Does nginx take the scheme from the proxy in front (X-Forwarded-Proto)? nginx.trustForwardedProto
+when set (true or false), else whether the chart's Ingress ends TLS. */}}
+{{- define "oauth-stack.trustForwardedProto" -}}
+{{- if kindIs "bool" .Values.nginx.trustForwardedProto -}}
+{{- .Values.nginx.trustForwardedProto -}}
+{{- else -}}
+{{- and .Values.ingress.enabled .Values.ingress.tls.enabled -}}
+{{- end -}}
+{{- end -}}
