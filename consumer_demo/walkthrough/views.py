@@ -406,14 +406,7 @@ def reuse_old_refresh_token(request, client: Client, tokens: dict) -> explain.Ve
 
 
 def revoke(client: Client, tokens: dict) -> explain.Verdict:
-    response = client.revoke(tokens["access_token"])
-    if response.status_code != 200:
-        return explain.Verdict("bad", f"The auth server answered {response.status_code}",
-                               ["The token was not revoked; see the answer below."])
-    tokens["revoked"] = True
-    # Showing reuse protection needs a live family: after a revocation its outcome would prove nothing.
-    tokens.pop("previous_refresh_token", None)
-    return explain.Verdict("ok", "Access token revoked, and its refresh token with it", [
+    return _revoked(client, tokens, "access_token", "Access token revoked, and its refresh token with it", [
         "The auth server answered 200 (it always does, so that nobody can probe which tokens exist) and "
         "marked the token revoked. It also told the posts API, which forgets its cached answer for it.",
         "The token has not expired, yet from now on the API refuses it. Call the API below to see the 401.",
@@ -427,18 +420,25 @@ def revoke_refresh_token(client: Client, tokens: dict) -> explain.Verdict:
     if not tokens.get("refresh_token"):
         raise Problem(409, "No refresh token", "This sign-in got no refresh token to revoke.",
                       next_step=("/tokens/", "Back to step 6"))
-    response = client.revoke(tokens["refresh_token"], hint="refresh_token")
-    if response.status_code != 200:
-        return explain.Verdict("bad", f"The auth server answered {response.status_code}",
-                               ["The refresh token was not revoked; see the answer below."])
-    tokens["revoked"] = True
-    tokens.pop("previous_refresh_token", None)
-    return explain.Verdict("ok", "Refresh token revoked, and the access token with it", [
+    return _revoked(client, tokens, "refresh_token", "Refresh token revoked, and the access token with it", [
         "The auth server answered 200 and ended the whole grant: the refresh token can't be exchanged any "
         "more, and the access token issued with it stopped working at once (the API was told).",
         "This is what an app sends when you disconnect it or sign out of it: the long-lived token is the one "
         "that matters. Refresh or call the API below to see both refused.",
     ])
+
+
+def _revoked(client: Client, tokens: dict, kind: str, title: str, text: list[str]) -> explain.Verdict:
+    """Revoke the `kind` token ("access_token" or "refresh_token", RFC 7009's token_type_hint too);
+    the verdict `title` and `text` when the auth server took it."""
+    response = client.revoke(tokens[kind], hint=kind)
+    if response.status_code != 200:
+        return explain.Verdict("bad", f"The auth server answered {response.status_code}",
+                               [f"The {kind.replace('_', ' ')} was not revoked; see the answer below."])
+    tokens["revoked"] = True
+    # Showing reuse protection needs a live family: after a revocation its outcome would prove nothing.
+    tokens.pop("previous_refresh_token", None)
+    return explain.Verdict("ok", title, text)
 
 
 @post_only
