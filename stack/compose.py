@@ -28,6 +28,9 @@ MONITORING = {"prometheus", "nginx_exporter", "postgres_exporter", "redis_export
 SERVER_SECRETS = ["POSTGRES_PASSWORD", "AUTH_DB_PASSWORD", "POSTS_DB_PASSWORD",
                   "REDIS_PASSWORD", "REDIS_AUTH_PASSWORD", "REDIS_API_PASSWORD", "REDIS_DEMO_PASSWORD",
                   "POSTGRES_MONITORING_PASSWORD", "REDIS_MONITORING_PASSWORD", "GRAFANA_ADMIN_PASSWORD"]
+# What the `locust` service (the loadtest profile) signs in with.
+LOCUST_KEYS = ["LOADTEST_CLIENT_ID", "LOADTEST_CLIENT_SECRET", "DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET",
+               "DEMO_USERNAME", "DEMO_PASSWORD"]
 # The label of every image built from docker/service/Dockerfile, its build stage included.
 IMAGE_LABEL = "oauth2-reference.service"
 # nginx's input besides its environment: the template it renders at start, the TLS snippet and certificate.
@@ -66,6 +69,8 @@ def secret_files(env: dict[str, str]) -> dict[str, str]:
             files[secret_name(service, key)] = rendered[key]
     # redis_exporter's password file is a JSON map from the address it scrapes to the password.
     files["redis_exporter_passwords"] = json.dumps({"redis://redis:6379": env["REDIS_MONITORING_PASSWORD"]})
+    # The locust profile's credentials, in .env's format (loadtest/locustfile.py reads LOADTEST_ENV_FILE).
+    files["locust_env"] = "".join(f"{key}={env[key]}\n" for key in LOCUST_KEYS)
     return files
 
 

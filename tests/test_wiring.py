@@ -276,3 +276,14 @@ def test_grafana_profile_is_provisioned_from_the_repository(env):
     assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
     assert "grafana_admin_password" in secret_files(env)
     assert all(not str(v).startswith("${") for v in grafana["environment"].values())
+
+
+def test_the_load_generator_reads_its_credentials_from_a_secret_file(env):
+    """The locust profile's container environment holds no credential; its file has what the
+    locustfile signs in with, in .env's format."""
+    locust = COMPOSE["locust"]
+    assert set(locust["environment"]) == {"PUBLIC_URL", "LOADTEST_ENV_FILE"}
+    assert locust["environment"]["LOADTEST_ENV_FILE"] == "/run/secrets/locust_env" and locust["secrets"] == ["locust_env"]
+    written = dict(line.split("=", 1) for line in secret_files(env)["locust_env"].splitlines())
+    assert written["LOADTEST_CLIENT_SECRET"] == env["LOADTEST_CLIENT_SECRET"]
+    assert {"LOADTEST_CLIENT_ID", "DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "DEMO_USERNAME", "DEMO_PASSWORD"} <= written.keys()
