@@ -161,8 +161,11 @@ def test_nginx_listens_on_the_loopback_interface_only(local_stack):
     master = psutil.Process(local_stack.pid("nginx"))
     listening = [c.laddr for p in (master, *master.children()) for c in p.net_connections("tcp")
                  if c.status == psutil.CONN_LISTEN]
-    # The public port, and stub_status for the exporter (nginx/templates/status.conf.template).
-    assert listening and {a.port for a in listening} == {local_stack.ports.public, local_stack.ports.nginx_status}, listening
+    # The public port, HTTPS when the stack has a certificate, and stub_status for the exporter
+    # (nginx/templates/status.conf.template).
+    expected = {local_stack.ports.public, local_stack.ports.nginx_status} | (
+        {local_stack.ports.tls} if local_stack.tls_certs else set())
+    assert listening and {a.port for a in listening} == expected, listening
     assert {a.ip for a in listening} == {"127.0.0.1"}, listening
 
 
