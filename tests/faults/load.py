@@ -4,7 +4,8 @@ Four threads loop over: a client-credentials token, a cached API read, an acknow
 revocation, and a read with a token already revoked. Every answer is counted by kind and status;
 what breaks a promise is kept as a violation:
 
-- a 5xx other than 503, or a 503 without `Retry-After`, or no answer within 10 s;
+- a 5xx other than 503, or a 503 without `Retry-After`, or no answer within 10 s (but for the
+  requests a killed service process was serving at that instant: nothing can answer those);
 - a 200 for a token whose revocation was answered before the request was sent.
 
 Posts answered 201 are remembered, to be read back once the fault is over.
@@ -41,6 +42,8 @@ class Load:
     revoked: dict[str, float] = field(default_factory=dict)
     # kind -> monotonic time of its latest success
     last_success: dict[str, float] = field(default_factory=dict)
+    # monotonic time a process serving requests was killed (SIGKILL), set by the test
+    killed_at: float | None = None
 
     def __post_init__(self):
         self._stop = threading.Event()
@@ -73,8 +76,15 @@ class Load:
             action(http, base, client)
 
     def _send(self, kind: str, http, method: str, url: str, **kwargs) -> requests.Response | None:
+        sent = time.monotonic()
         try:
             response = http.request(method, url, timeout=TIMEOUT, **kwargs)
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            if self._cut_by_the_kill(sent):
+                self._record(kind, "cut by the kill", None)
+            else:
+                self._record(kind, "no answer", f"{kind}: no answer ({exc.__class__.__name__})")
+            return None
         except requests.RequestException as exc:
             self._record(kind, "no answer", f"{kind}: no answer ({exc.__class__.__name__})")
             return None
@@ -83,6 +93,11 @@ class Load:
             problem = f"{kind}: {response.status_code} {response.headers.get('Content-Type')} {response.text[:120]!r}"
         self._record(kind, response.status_code, problem)
         return response
+
+    def _cut_by_the_kill(self, sent: float) -> bool:
+        """A request the killed process was serving when it died: nobody can answer it (its
+        connection breaks, possibly after the headers). Only one sent before the kill counts."""
+        return self.killed_at is not None and sent <= self.killed_at < time.monotonic() <= self.killed_at + 2
 
     def _record(self, kind: str, status, problem: str | None):
         with self._lock:

@@ -160,6 +160,10 @@ FAULTS = {
 }
 
 
+# The faults that SIGKILL a process while it serves requests.
+SERVICE_PROCESS_KILLED = {name for name in FAULTS if name.endswith(("worker killed", "master killed"))}
+
+
 def read_back(stack, post_id: int, headers: dict) -> int:
     """The status of reading one post; a 503 (still recovering) is asked again for a while."""
     deadline = time.monotonic() + RECOVERY
@@ -181,6 +185,8 @@ def test_fault_under_load(name, stack, user_tokens):
         assert requests.get(f"{stack.url}/api/posts/?page_size=1", headers=bearer(token), timeout=10).ok
     with Load(stack, read_tokens, spare_tokens) as load:
         time.sleep(STEADY)
+        if name in SERVICE_PROCESS_KILLED:
+            load.killed_at = time.monotonic()
         with FAULTS[name](stack):
             pass
         ended = time.monotonic()
