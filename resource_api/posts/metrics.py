@@ -7,6 +7,10 @@ TOKEN_CACHE_LOOKUPS = Counter("oauth_token_cache_lookups", "Bearer tokens checke
                               ["result"])
 # Every API request counts one of these: their series, looked up once (labels() takes a lock).
 CACHE_HIT, CACHE_MISS, CACHE_BYPASS = (TOKEN_CACHE_LOOKUPS.labels(result) for result in ("hit", "miss", "bypass"))
+TOKEN_CACHE_DURATION = Histogram(
+    "oauth_token_cache_duration_seconds",
+    "Time of each Redis read of a token's cached answer and revocation marker, failed ones included.",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, float("inf")))
 INTROSPECTIONS = Counter("oauth_introspections", "Introspection calls to the auth server, by result.", ["result"])
 INTROSPECTION_DURATION = Histogram(
     "oauth_introspection_duration_seconds", "Time of each introspection call, failed ones included.",

@@ -36,7 +36,8 @@ from django.conf import settings
 
 from common.cache import redis_client
 from common.revocation import HEARTBEAT_CHANNEL, REVOCATIONS_CHANNEL, REVOKED_PREFIX, parse_revocation_event
-from posts.metrics import CACHE_BYPASS, CACHE_HIT, CACHE_MISS, REVOCATION_EVENTS_RECEIVED, REVOCATION_LAG
+from posts.metrics import (CACHE_BYPASS, CACHE_HIT, CACHE_MISS, REVOCATION_EVENTS_RECEIVED, REVOCATION_LAG,
+                           TOKEN_CACHE_DURATION)
 
 CACHE_PREFIX = "posts_api:token:"
 INTROSPECTIONS_COUNTER = "posts_api:introspections"
@@ -101,6 +102,7 @@ def lookup(digest: str) -> dict | None:
     if not fresh():
         CACHE_BYPASS.inc()
         return None
+    started = time.perf_counter()
     try:
         # The worker's one pool (its timeout: REDIS_TIMEOUT, no retries): when Redis is slow the
         # request goes on without it rather than waiting.
@@ -111,6 +113,8 @@ def lookup(digest: str) -> dict | None:
         logger.warning("token cache unavailable, introspecting instead: %r", exc)
         CACHE_BYPASS.inc()
         return None
+    finally:
+        TOKEN_CACHE_DURATION.observe(time.perf_counter() - started)
     if revoked:
         CACHE_HIT.inc()
         return INACTIVE

@@ -41,6 +41,21 @@ def test_a_lookup_redis_fails_is_a_bypass(trusted):
     assert bypass.value == 1
 
 
+def test_each_redis_read_is_timed_failed_ones_included_and_a_bypass_reads_nothing(trusted, monkeypatch):
+    with Delta("oauth_token_cache_duration_seconds_count") as timed:
+        token_cache.lookup(DIGEST)  # Redis is not running here: the read fails
+    assert timed.value == 1
+    token_cache.heard_heartbeat(time.time(), 1.0)  # trusted again, as the next heartbeat would
+    with Delta("oauth_token_cache_duration_seconds_count") as timed:
+        redis_answering(monkeypatch, None, None)
+        token_cache.lookup(DIGEST)
+    assert timed.value == 1
+    token_cache._distrust()
+    with Delta("oauth_token_cache_duration_seconds_count") as timed:
+        token_cache.lookup(DIGEST)
+    assert timed.value == 0
+
+
 def test_a_cached_answer_or_a_marker_is_a_hit_and_nothing_usable_a_miss(trusted, monkeypatch):
     answer = {"active": True, "scope": "read", "client_id": "c", "exp": int(time.time() + 60)}
     with Delta("oauth_token_cache_lookups_total", result="hit") as hits:
