@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stack import flows
 from stack.local import LocalStack
+from tests.resource_api.helpers import wait_until
 
 
 def samples(stack, service: str) -> list:
@@ -24,15 +25,6 @@ def samples(stack, service: str) -> list:
 def total(stack, service: str, name: str, **labels) -> float:
     return sum(s.value for s in samples(stack, service)
                if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
-
-
-def wait_until(check, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.e2e
@@ -119,7 +111,7 @@ def test_a_token_and_its_revocation_move_the_auth_servers_and_the_apis_metrics(l
                  vendor="postgresql") - before["sql"] >= 3
     # Every API worker hears the event and drops the token, each observing the lag.
     lags = lambda: total(local, "resource_api", "oauth_revocation_lag_seconds_count") - before["lags"]  # noqa: E731
-    assert wait_until(lambda: lags() == workers), f"{lags()} lags observed by {workers} workers"
+    assert wait_until(lambda: lags() == workers, 10), f"{lags()} lags observed by {workers} workers"
     assert total(local, "resource_api", "oauth_revocation_events_received_total") - before["received"] == workers
     assert total(local, "resource_api", "oauth_revocation_lag_seconds_bucket", le="1.0") \
         - before["within_a_second"] == workers

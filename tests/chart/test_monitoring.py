@@ -12,7 +12,7 @@ import yaml
 
 from stack import wiring
 
-from .conftest import CHART, ROOT, find, helm, render
+from .conftest import CHART, ROOT, find, helm, matches, render
 
 RULES = ROOT / "observability/prometheus/rules"
 # Jobs of the exporters: nginx's runs beside nginx when metrics.nginxExporter is on; those of
@@ -24,16 +24,6 @@ METRICS_PORTS = {**{s: spec["metrics_port"] for s, spec in wiring.SERVICES.items
 
 def operator_objects(objs, kind):
     return [o for o in objs if o["apiVersion"] == "monitoring.coreos.com/v1" and o["kind"] == kind]
-
-
-def matches(selector, labels):
-    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
-        return False
-    for e in selector.get("matchExpressions", []):
-        assert e["operator"] == "In", e
-        if labels.get(e["key"]) not in e["values"]:
-            return False
-    return True
 
 
 def test_off_by_default(objects):

@@ -7,23 +7,13 @@ admits more (or a pod no policy covers) fails here."""
 
 import pytest
 
-from .conftest import pod_specs
+from .conftest import matches, pod_specs
 
 ANYONE = "(any client)"
 ANYWHERE = "(any address)"
 DNS = "(the cluster's DNS)"
 OTHER_NAMESPACE = "(a pod of the namespace allowed)"
 SERVICES = {"auth_server", "resource_api", "consumer_demo"}
-
-
-def matches(selector: dict, labels: dict) -> bool:
-    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
-        return False
-    for e in selector.get("matchExpressions", []):
-        assert e["operator"] == "In", e
-        if labels.get(e["key"]) not in e["values"]:
-            return False
-    return True
 
 
 def pods(objs):
