@@ -73,7 +73,7 @@ class ServerSide:
     def cache_hit_ratio(self) -> float | None:
         lookups = self.counts.get("token cache lookups", {})
         total = sum(lookups.values())
-        return lookups.get("hit", 0) / total if total else None
+        return (lookups.get("memory", 0) + lookups.get("hit", 0)) / total if total else None
 
 
 def _query(url: str, params: dict, timeout: float = 10) -> list[dict]:
@@ -147,7 +147,7 @@ def markdown(found: ServerSide) -> list[str]:
         if not values:
             lines.append(f"| {name} | | 0 | |")
     ratio = found.cache_hit_ratio
-    lines += ["", f"Token cache hit ratio: {'n/a (no API token checks)' if ratio is None else f'{ratio:.1%}'}."]
+    lines += ["", f"Token cache hit ratio (memory or Redis): {'n/a (no API token checks)' if ratio is None else f'{ratio:.1%}'}."]
     for name, values in found.quantiles.items():
         if values:
             lines.append(f"{name.capitalize()}: " + ", ".join(f"{k} {_ms(v)}" for k, v in values.items()) + ".")

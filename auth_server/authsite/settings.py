@@ -82,7 +82,11 @@ DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, 
 # REVOCATION_FRESHNESS seconds after the relay's latest heartbeat; the same value tells a revocation
 # whose marker Redis did not take how long to hold its answer. Both services must agree on it.
 REVOCATION_FRESHNESS = env.float("REVOCATION_FRESHNESS", default=1.0)
-REVOCATION_HEARTBEAT_INTERVAL = env.float("REVOCATION_HEARTBEAT_INTERVAL", default=0.1)
+# Resource servers' workers answer from memory for at most this long after the latest heartbeat
+# (0: never); every revocation's answer waits as long, so that none of them still accepts the token.
+REVOCATION_MEMORY_WINDOW = env.float("REVOCATION_MEMORY_WINDOW", default=0.1)
+# Half the memory window: one late heartbeat does not end a worker's trust.
+REVOCATION_HEARTBEAT_INTERVAL = env.float("REVOCATION_HEARTBEAT_INTERVAL", default=0.05)
 # Redis answers in well under a millisecond; past this a revocation stops waiting for it.
 REVOCATION_REDIS_TIMEOUT = env.float("REVOCATION_REDIS_TIMEOUT", default=0.25)
 # Every Redis connection of the process (Django's cache, revocation markers, the relay) comes from

@@ -65,3 +65,14 @@ def signing_key_present(app_configs, **kwargs):
         return [checks.Error(f"No OIDC signing key at {settings.OIDC_KEY_FILE}.",
                              hint="Run manage.py ensure_oidc_key (the set-up does).", id="oauth.E006")]
     return []
+
+
+@checks.register()
+def revocation_windows(app_configs, **kwargs):
+    interval, memory = settings.REVOCATION_HEARTBEAT_INTERVAL, settings.REVOCATION_MEMORY_WINDOW
+    if not 0 < interval < settings.REVOCATION_FRESHNESS or not (memory == 0 or interval < memory <= 1):
+        return [checks.Error("REVOCATION_HEARTBEAT_INTERVAL must be shorter than REVOCATION_FRESHNESS and than "
+                             "REVOCATION_MEMORY_WINDOW (unless that is 0), which may be at most 1 s: a resource "
+                             "server trusts its caches only between heartbeats, and revocations wait for it.",
+                             id="oauth.E007")]
+    return []

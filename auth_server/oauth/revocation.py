@@ -3,16 +3,19 @@
 The contract with resource servers, its Redis keys and channels, is common/revocation.py
 (the guarantee: docs/architecture.md, "Revocation-event contract"): a marker per revoked token, an
 event on a channel, and the relay's heartbeats. A resource server trusts what it cached in Redis only
-until REVOCATION_FRESHNESS seconds after the newest heartbeat's T; then it asks the auth server instead.
+until REVOCATION_FRESHNESS seconds after the newest heartbeat's T (then it asks the auth server instead),
+and what its workers keep in memory until REVOCATION_MEMORY_WINDOW after it, with no event missed.
 
 How a revocation gets there, whatever Redis does meanwhile:
 1. The transaction that ends the token also writes a `Revocation` row (oauth.models): durable.
-2. After the commit, the request sets the marker and publishes the event (the fast path).
-3. If Redis did not take it, the answer is held until REVOCATION_FRESHNESS has passed since the
-   commit (RevocationReasonMiddleware): by then no resource server trusts a heartbeat older than the
-   commit, and heartbeats newer than the commit come only after the relay copied the row.
-4. The relay (`manage.py revocation_relay`, `relay_forever` below) copies rows not yet copied, and all
-   live ones again when Redis restarted or lost its data, then heartbeats.
+2. After the commit, the request sets the marker and publishes the numbered event, in one script.
+3. The answer is held (RevocationReasonMiddleware) until no resource server can still trust a
+   heartbeat from before the commit: REVOCATION_MEMORY_WINDOW when Redis took the marker (workers
+   that answer from memory have dropped the token by then), REVOCATION_FRESHNESS when it did not
+   (heartbeats newer than the commit come only after the relay copied the row). A token replaced by
+   refresh rotation is not held for: its client already has the new one.
+4. The relay (`manage.py revocation_relay`, `relay_forever` below) copies rows not yet copied, with
+   their events, and all live markers again when Redis restarted or lost its data, then heartbeats.
 
 The hooks sit on the model, not on the views: every way a token can die early (the revocation
 endpoint, refresh rotation and reuse, code replay, logout, the authorized-tokens page, the admin,
@@ -34,20 +37,51 @@ from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 
 from common.cache import redis_client
-from common.revocation import HEARTBEAT_CHANNEL, RELAY_EPOCH_KEY, REVOCATIONS_CHANNEL, REVOKED_PREFIX, revocation_event
+from common.revocation import (HEARTBEAT_CHANNEL, RELAY_EPOCH_KEY, REVOCATIONS_CHANNEL, REVOKED_PREFIX, SEQUENCE_KEY,
+                               revocation_event)
 from oauth.audit import audit
 from oauth.metrics import REVOCATION_EVENTS, TOKENS_REVOKED
 
-# Slack added to REVOCATION_FRESHNESS when an answer has to wait: the most the relay's clock may run
-# ahead of an API host's (NTP keeps them within milliseconds), plus scheduling.
-WAIT_MARGIN = 0.25
+# Slack added to a held answer's wait: the most the relay's clock may run ahead of an API host's
+# (on one host they share a clock; NTP keeps a cluster's nodes within a few milliseconds).
+WAIT_MARGIN = 0.05
+# Reasons whose answers are not held (step 3 above).
+NOT_HELD = {"refresh_token_rotated"}
+
+# Scripts, so that a marker, its sequence number and its event are one step Redis takes whole or not
+# at all. `#!lua` declares them writers: Redis then refuses them outright when it refuses writes.
+REVOKE_SCRIPT = """#!lua
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+local n = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. n)
+return n
+"""
+# KEYS: the sequence, the epoch, then one marker per row; ARGV: the two channels, the heartbeat's
+# "T W M", the run_id to record as the epoch ("" for none), then per marker its TTL and its event
+# ("": set the marker only). An event goes out only with a marker Redis lacked: REVOKE_SCRIPT
+# published one with each marker it set. The heartbeat goes last, so it never goes out without them.
+RELAY_SCRIPT = """#!lua
+for i = 3, #KEYS do
+  local event = ARGV[4 + 2 * (i - 2)]
+  if event ~= '' and redis.call('EXISTS', KEYS[i]) == 0 then
+    redis.call('SET', KEYS[i], '1', 'EX', ARGV[3 + 2 * (i - 2)])
+    redis.call('PUBLISH', ARGV[1], event .. ' ' .. redis.call('INCR', KEYS[1]))
+  else
+    redis.call('SET', KEYS[i], '1', 'EX', ARGV[3 + 2 * (i - 2)])
+  end
+end
+if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[4]) end
+redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. (redis.call('GET', KEYS[1]) or '0'))
+"""
 
 logger = logging.getLogger(__name__)
 
 # Why tokens are being revoked in the current request or command, for the audit log.
 _reason = contextvars.ContextVar("revocation_reason", default="deleted")
-# Monotonic time until which the current request's answer must wait (Redis did not take a marker).
+# Monotonic time until which the current request's answer must wait (step 3 above).
 _answer_not_before = contextvars.ContextVar("revocation_answer_not_before", default=0.0)
+# Whether Redis refused a marker during the current request.
+_redis_failed = contextvars.ContextVar("revocation_redis_failed", default=False)
 
 
 @contextmanager
@@ -63,6 +97,10 @@ def marker_ttl(expires) -> int:
     return max(1, math.ceil((expires - timezone.now()).total_seconds()))
 
 
+def _hold_answer(until: float):
+    _answer_not_before.set(max(_answer_not_before.get(), until))
+
+
 def publish(checksum: str, expires, reason: str, **fields):
     """Set the marker and announce one revoked access token (called after the commit: its time is the
     revocation's commit time in the event)."""
@@ -70,27 +108,28 @@ def publish(checksum: str, expires, reason: str, **fields):
     audit("token_revoked", reason=reason, token_sha256=checksum, **fields)
     TOKENS_REVOKED.labels(reason).inc()
     started = time.monotonic()
-    if started < _answer_not_before.get():
+    if _redis_failed.get():
         # Redis already failed for this request: do not pay its timeout again. The wait covers this
         # token too (pushed back in case it was committed after the first).
-        _answer_not_before.set(started + settings.REVOCATION_FRESHNESS + WAIT_MARGIN)
+        _hold_answer(started + settings.REVOCATION_FRESHNESS + WAIT_MARGIN)
         REVOCATION_EVENTS.labels("failed").inc()
         return
     try:
-        # The key first: a subscriber that checks it on the message always finds it.
         # The process's one pool (its timeout: REVOCATION_REDIS_TIMEOUT, no retries): a stalled Redis
         # costs a revocation a bounded wait.
-        with redis_client().pipeline(transaction=False) as pipe:
-            pipe.set(REVOKED_PREFIX + checksum, 1, ex=marker_ttl(expires))
-            pipe.publish(REVOCATIONS_CHANNEL, revocation_event(checksum, committed))
-            pipe.execute()
+        redis_client().register_script(REVOKE_SCRIPT)(
+            keys=[REVOKED_PREFIX + checksum, SEQUENCE_KEY],
+            args=[marker_ttl(expires), REVOCATIONS_CHANNEL, revocation_event(checksum, committed)])
         REVOCATION_EVENTS.labels("published").inc()
+        if reason not in NOT_HELD and settings.REVOCATION_MEMORY_WINDOW:
+            _hold_answer(started + settings.REVOCATION_MEMORY_WINDOW + WAIT_MARGIN)
     except redis.RedisError:
         REVOCATION_EVENTS.labels("failed").inc()
         # The revocation is durable (its Revocation row); the relay copies it once Redis answers.
         logger.exception("revocation marker not set, the answer waits for the caches to lapse",
                          extra={"token_sha256": checksum})
-        _answer_not_before.set(started + settings.REVOCATION_FRESHNESS + WAIT_MARGIN)
+        _redis_failed.set(True)
+        _hold_answer(started + settings.REVOCATION_FRESHNESS + WAIT_MARGIN)
 
 
 def announce(token, expires):
@@ -144,7 +183,7 @@ class RevocationReasonMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        reason, not_before = _reason.set(_reason.get()), _answer_not_before.set(0.0)
+        reason, not_before, failed = _reason.set(_reason.get()), _answer_not_before.set(0.0), _redis_failed.set(False)
         try:
             response = self.get_response(request)
             # Not answered before every resource server has stopped trusting what it cached.
@@ -155,6 +194,7 @@ class RevocationReasonMiddleware:
         finally:
             _reason.reset(reason)
             _answer_not_before.reset(not_before)
+            _redis_failed.reset(failed)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         match = request.resolver_match
@@ -167,12 +207,12 @@ class RevocationReasonMiddleware:
 # ---- the relay -------------------------------------------------------------------------------------
 
 def relay_once(client: redis.Redis) -> int:
-    """Copy what Redis lacks, then heartbeat, in one transaction. Returns how many markers were set.
+    """Copy what Redis lacks, then heartbeat, in one script. Returns how many markers were set.
 
     WATCH holds one connection from the epoch check to EXEC: a Redis that restarted in between breaks
-    it (or changed the epoch), and EXEC then fails. MULTI/EXEC: Redis refuses the whole transaction
-    when it refuses any of its writes (out of memory, a disk it cannot write, an ACL), so the
-    heartbeat never goes out without its markers.
+    it (or changed the epoch), and EXEC then fails. The script (RELAY_SCRIPT) heartbeats last, so a
+    write Redis refuses stops it before the heartbeat. Rows not copied before get their event too
+    (their request's own may never have gone out); every heartbeat carries the newest event's number.
     """
     from oauth.models import Revocation
 
@@ -188,14 +228,17 @@ def relay_once(client: redis.Redis) -> int:
         copy_all = epoch is None or epoch.decode() != run_id
         live = Revocation.objects.filter(expires__gt=timezone.now())
         rows = list((live if copy_all else live.filter(relayed=False))
-                    .values_list("id", "token_checksum", "expires", "relayed"))
+                    .values_list("id", "token_checksum", "expires", "relayed", "created"))
         pipe.multi()
-        for _, checksum, expires, _ in rows:
-            pipe.set(REVOKED_PREFIX + checksum, 1, ex=marker_ttl(expires))
-        if copy_all:
-            pipe.set(RELAY_EPOCH_KEY, run_id)
-        # The window travels with the heartbeat, so the API cannot trust it longer than answers are held.
-        pipe.publish(HEARTBEAT_CHANNEL, f"{beat:.3f} {settings.REVOCATION_FRESHNESS}")
+        markers = []
+        for _, checksum, expires, relayed, created in rows:
+            markers += [marker_ttl(expires), "" if relayed else revocation_event(checksum, created.timestamp())]
+        # The windows travel with the heartbeat, so the API cannot trust it longer than answers are held.
+        heartbeat = f"{beat:.3f} {settings.REVOCATION_FRESHNESS} {settings.REVOCATION_MEMORY_WINDOW}"
+        client.register_script(RELAY_SCRIPT)(
+            keys=[SEQUENCE_KEY, RELAY_EPOCH_KEY, *(REVOKED_PREFIX + row[1] for row in rows)],
+            args=[REVOCATIONS_CHANNEL, HEARTBEAT_CHANNEL, heartbeat, run_id if copy_all else "", *markers],
+            client=pipe)
         pipe.execute()
     unrelayed = [row[0] for row in rows if not row[3]]
     for start in range(0, len(unrelayed), 5000):  # bounded statements, however many were copied

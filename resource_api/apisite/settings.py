@@ -66,6 +66,11 @@ TOKEN_CACHE_KEY = env("TOKEN_CACHE_KEY").encode()
 # The cache is trusted for at most this many seconds after the auth server's latest revocation
 # heartbeat; the heartbeat carries the auth server's REVOCATION_FRESHNESS, and the smaller one counts.
 REVOCATION_FRESHNESS = env.float("REVOCATION_FRESHNESS", default=1.0)
+# Each worker answers from memory the tokens it checked, at most this many (0: never)...
+TOKEN_MEMORY_SIZE = env.int("TOKEN_MEMORY_SIZE", default=10000)
+# ...for at most this many seconds after the latest heartbeat (which carries the auth server's
+# REVOCATION_MEMORY_WINDOW, its revocations' wait; the smaller one counts).
+TOKEN_MEMORY_WINDOW = env.float("TOKEN_MEMORY_WINDOW", default=0.1)
 # Seconds a client is told to wait (Retry-After) when a dependency is down.
 RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 POSTS_PAGE_SIZE = env.int("POSTS_PAGE_SIZE", default=20)

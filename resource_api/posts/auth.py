@@ -1,7 +1,7 @@
 """Bearer-token authentication (RFC 6750) for the posts API, with scopes in the OpenAPI document.
 
-A token is looked up in the Redis cache by its SHA-256 and, on a miss, introspected at the auth
-server (RFC 7662). Failures are raised as exceptions that posts.api turns into RFC 6750 responses.
+A token is looked up by its SHA-256 in the worker's memory, then the Redis cache and, on a miss,
+introspected at the auth server (RFC 7662): posts/token_cache.py. Failures are raised as exceptions that posts.api turns into RFC 6750 responses.
 """
 
 import re
@@ -91,11 +91,7 @@ def bearer_token(request) -> str | None:
 
 def token_info(token: str) -> TokenInfo | None:
     """The token's claims if it is active; None if not. Raises AuthServerUnavailable."""
-    digest = token_digest(token)
-    answer = token_cache.lookup(digest)
-    if answer is None:
-        answer = introspect(token)
-        token_cache.remember(digest, answer)
+    answer = token_cache.answer(token_digest(token), lambda: introspect(token))
     return TokenInfo.from_introspection(answer) if answer["active"] else None
 
 

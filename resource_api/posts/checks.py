@@ -17,4 +17,8 @@ def token_cache(app_configs, **kwargs):
     if settings.TOKEN_CACHE_MAX_TTL <= 0 or settings.TOKEN_CACHE_INACTIVE_TTL < 0:
         errors.append(checks.Error("TOKEN_CACHE_MAX_TTL must be positive and TOKEN_CACHE_INACTIVE_TTL not "
                                    "negative.", id="posts.E003"))
+    if settings.TOKEN_MEMORY_SIZE < 0 or not 0 <= settings.TOKEN_MEMORY_WINDOW <= 1:
+        errors.append(checks.Error("TOKEN_MEMORY_SIZE must not be negative and TOKEN_MEMORY_WINDOW must be from 0 to "
+                                   "1 s: it bounds how long a worker answers from memory after a heartbeat.",
+                                   id="posts.E004"))
     return errors

@@ -6,7 +6,10 @@ from prometheus_client import Counter, Histogram
 TOKEN_CACHE_LOOKUPS = Counter("oauth_token_cache_lookups", "Bearer tokens checked, by where the answer came from.",
                               ["result"])
 # Every API request counts one of these: their series, looked up once (labels() takes a lock).
-CACHE_HIT, CACHE_MISS, CACHE_BYPASS = (TOKEN_CACHE_LOOKUPS.labels(result) for result in ("hit", "miss", "bypass"))
+CACHE_MEMORY, CACHE_HIT, CACHE_MISS, CACHE_BYPASS = (TOKEN_CACHE_LOOKUPS.labels(result)
+                                                     for result in ("memory", "hit", "miss", "bypass"))
+TOKEN_MEMORY_EMPTIED = Counter("oauth_token_memory_emptied", "Times a worker emptied its memory of checked tokens, "
+                               "by why: it could not prove it had seen every revocation.", ["reason"])
 TOKEN_CACHE_DURATION = Histogram(
     "oauth_token_cache_duration_seconds",
     "Time of each Redis read of a token's cached answer and revocation marker, failed ones included.",

@@ -1,4 +1,4 @@
-"""The introspection cache, and the resource server's side of the revocation contract.
+"""The token cache (this worker's memory, then Redis), and the resource server's side of the revocation contract.
 
 Redis db 0 is shared with the auth server, whose markers and channels (oauth2:*) are listed in
 common/revocation.py. The API's own keys:
@@ -8,7 +8,7 @@ common/revocation.py. The API's own keys:
                                    TOKEN_CACHE_INACTIVE_TTL.
     posts_api:introspections       how many introspection calls the API made (cache misses): a metric.
 
-Keys hold the token's SHA-256, never the token. Two rules make the cache safe:
+Keys hold the token's SHA-256, never the token. Three rules make the cache safe:
 
 - It is trusted only while fresh: until W seconds after the newest heartbeat's T that this worker's
   listener received, W being the heartbeat's own window (the auth server's REVOCATION_FRESHNESS)
@@ -20,6 +20,14 @@ Keys hold the token's SHA-256, never the token. Two rules make the cache safe:
   holds), of the token's digest and the answer. An entry without a valid one is ignored, and so is
   an active answer past its `exp` (a genuine entry put back after the token expired).
 
+- Each worker keeps the active answers it checked in memory (an LRU of TOKEN_MEMORY_SIZE, each
+  until its token's `exp`) and answers from there only until M seconds after the newest heartbeat
+  (the heartbeat's memory window, or this API's TOKEN_MEMORY_WINDOW if smaller), and only while it
+  can prove its listener saw every revocation event: events and heartbeats are numbered in one
+  sequence, and a new subscription, a gap or an unnumbered event empties the memory. An answer is
+  kept only if no event arrived while it was being fetched (the event might have been its token's).
+  The auth server holds each revocation's answer for M, so no worker still accepts the token then.
+
 After a Redis error the request path leaves Redis alone until the next heartbeat proves it answers
 again, so a stalled Redis costs a worker one REDIS_TIMEOUT, not one per request.
 """
@@ -30,14 +38,17 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 
 import redis
 from django.conf import settings
 
 from common.cache import redis_client
-from common.revocation import HEARTBEAT_CHANNEL, REVOCATIONS_CHANNEL, REVOKED_PREFIX, parse_revocation_event
-from posts.metrics import (CACHE_BYPASS, CACHE_HIT, CACHE_MISS, REVOCATION_EVENTS_RECEIVED, REVOCATION_LAG,
-                           TOKEN_CACHE_DURATION)
+from common.revocation import (HEARTBEAT_CHANNEL, REVOCATIONS_CHANNEL, REVOKED_PREFIX, parse_heartbeat,
+                               parse_revocation_event)
+from posts.metrics import (CACHE_BYPASS, CACHE_HIT, CACHE_MEMORY, CACHE_MISS, REVOCATION_EVENTS_RECEIVED,
+                           REVOCATION_LAG, TOKEN_CACHE_DURATION, TOKEN_MEMORY_EMPTIED)
 
 CACHE_PREFIX = "posts_api:token:"
 INTROSPECTIONS_COUNTER = "posts_api:introspections"
@@ -52,6 +63,76 @@ _fresh_until = 0.0
 # False from a Redis error on the request path until the next heartbeat.
 _redis_answers = True
 
+# This worker's memory: active answers by digest, least recently used first.
+_memory: OrderedDict[str, dict] = OrderedDict()
+# Held by whoever changes the memory or the two counts below (request threads and the listener).
+_memory_lock = threading.Lock()
+# Monotonic time until which the memory may answer (the listener moves it forward).
+_memory_until = 0.0
+# Bumped each time the memory is emptied, and with each revocation event: an answer fetched while
+# either moved is not kept.
+_emptied = 0
+_events = 0
+# The newest sequence number the listener saw on its current subscription (None: none yet).
+_sequence: int | None = None
+
+
+def answer(digest: str, ask: Callable[[], dict]) -> dict:
+    """The introspection answer for a token: from this worker's memory, else Redis, else `ask()` (the
+    auth server's). Raises what `ask` raises."""
+    remembered = recall(digest)
+    if remembered is not None:
+        CACHE_MEMORY.inc()
+        return remembered
+    mark = (_emptied, _events)
+    found = lookup(digest)
+    if found is None:
+        found = ask()
+        remember(digest, found)
+    memorize(digest, found, mark)
+    return found
+
+
+def recall(digest: str) -> dict | None:
+    """The answer this worker keeps for a token, while the memory may answer and the token lives."""
+    if time.monotonic() >= _memory_until:
+        return None
+    with _memory_lock:
+        found = _memory.get(digest)
+        if found is None:
+            return None
+        _memory.move_to_end(digest)
+    return found if found["exp"] > time.time() else None
+
+
+def memorize(digest: str, found: dict, mark: tuple[int, int]):
+    """Keep an active answer fetched since `mark`, unless the memory was emptied or an event came since."""
+    if not found.get("active") or "exp" not in found or settings.TOKEN_MEMORY_SIZE <= 0:
+        return
+    with _memory_lock:
+        if (_emptied, _events) != mark:
+            return
+        _memory[digest] = found
+        _memory.move_to_end(digest)
+        if len(_memory) > settings.TOKEN_MEMORY_SIZE:
+            _memory.popitem(last=False)
+
+
+def _forget(digest: str):
+    global _events
+    with _memory_lock:
+        _events += 1
+        _memory.pop(digest, None)
+
+
+def _empty_memory(why: str):
+    global _emptied, _memory_until
+    with _memory_lock:
+        _memory.clear()
+        _emptied += 1
+        _memory_until = 0.0
+    TOKEN_MEMORY_EMPTIED.labels(why).inc()
+
 
 def fresh() -> bool:
     """Whether this worker has seen every revocation up to a moment less than the heartbeat window ago."""
@@ -59,22 +140,51 @@ def fresh() -> bool:
 
 
 def _distrust(redis_failed: bool = False):
+    """Redis is not trusted until the next heartbeat (the memory, which rests on the listener alone,
+    is emptied when the listener loses its subscription)."""
     global _fresh_until, _redis_answers
     _fresh_until = 0.0
     if redis_failed:
         _redis_answers = False
 
 
-def heard_heartbeat(beat: float, window: float):
-    """A heartbeat at wall-clock time `beat`: trusted until `beat` + the window (never from the future).
+def heard_heartbeat(beat: float, window: float, memory_window: float | None = None, number: int | None = None):
+    """A heartbeat at wall-clock time `beat`: Redis is trusted until `beat` + the window (never from the
+    future), the memory until `beat` + the memory window if the heartbeat's number is the newest
+    event's this listener saw (a gap empties the memory first).
 
     Kept on the monotonic clock, so a wall clock stepped back later cannot stretch the trust.
     """
-    global _fresh_until, _redis_answers
-    now = time.time()
-    remaining = min(beat, now) + min(window, settings.REVOCATION_FRESHNESS) - now
-    _fresh_until = max(_fresh_until, time.monotonic() + remaining)
+    global _fresh_until, _redis_answers, _memory_until, _sequence
+    now, monotonic = time.time(), time.monotonic()
+    _fresh_until = max(_fresh_until, monotonic + min(beat, now) + min(window, settings.REVOCATION_FRESHNESS) - now)
     _redis_answers = True
+    if memory_window is None or number is None:
+        return  # a relay that does not number its events: nothing proves the memory complete
+    if _sequence is not None and number != _sequence:
+        _empty_memory("sequence_gap")
+    _sequence = number
+    memory_until = monotonic + min(beat, now) + min(memory_window, settings.TOKEN_MEMORY_WINDOW) - now
+    with _memory_lock:
+        _memory_until = max(_memory_until, memory_until)
+
+
+def heard_event(digest: str, number: int | None):
+    """A revocation event: the token is forgotten, and a gap in the numbers empties the memory."""
+    global _sequence
+    if number is None or _sequence is not None and number != _sequence + 1:
+        _empty_memory("sequence_gap")
+    if number is not None:
+        _sequence = number
+    _forget(digest)
+    drop(digest)
+
+
+def subscribed():
+    """A new subscription: what came before it may have been missed."""
+    global _sequence
+    _empty_memory("subscribed")
+    _sequence = None
 
 
 def _mac(digest: str, payload: bytes) -> bytes:
@@ -167,16 +277,14 @@ def _handle(message: dict):
         return
     data = message["data"].decode(errors="replace")
     if message["channel"] == HEARTBEAT_CHANNEL.encode():
-        try:
-            beat, window = map(float, data.split())
-        except ValueError:
-            logger.warning("malformed revocation heartbeat ignored: %r", data[:40])
+        if heartbeat := parse_heartbeat(data):
+            heard_heartbeat(*heartbeat)
         else:
-            heard_heartbeat(beat, window)
+            logger.warning("malformed revocation heartbeat ignored: %r", data[:40])
     elif event := parse_revocation_event(data):
         REVOCATION_EVENTS_RECEIVED.inc()
-        digest, committed = event
-        drop(digest)
+        digest, committed, number = event
+        heard_event(digest, number)
         if committed is not None:
             # Clocks of two hosts: never negative, however they disagree.
             REVOCATION_LAG.observe(max(0.0, time.time() - committed))
@@ -191,6 +299,7 @@ def _listen_forever(reconnect_delay: float = 0.2):
             # bounded by `window` below, not by the pool's (shorter) reply timeout.
             with redis_client().pubsub(ignore_subscribe_messages=True) as pubsub:
                 pubsub.subscribe(REVOCATIONS_CHANNEL, HEARTBEAT_CHANNEL)
+                subscribed()
                 if broken:
                     logger.info("revocation listener subscribed again")
                     broken = False
@@ -205,6 +314,7 @@ def _listen_forever(reconnect_delay: float = 0.2):
                         raise redis.TimeoutError("no heartbeat for two REVOCATION_FRESHNESS windows")
         except redis.RedisError as exc:
             _distrust()
+            _empty_memory("subscription_lost")
             if not broken:
                 logger.warning("revocation listener lost its subscription; the cache is bypassed until "
                                "the next heartbeat: %r", exc)

@@ -60,3 +60,16 @@ def test_the_signing_key_must_be_a_readable_rsa_private_key(key_file, key, error
 def test_a_missing_signing_key_fails_the_deployment_check_only(key_file):
     assert "oauth.E006" not in errors()
     assert "oauth.E006" in errors(deploy=True)
+
+
+@pytest.mark.parametrize("changes", [
+    {"REVOCATION_HEARTBEAT_INTERVAL": 0},
+    {"REVOCATION_HEARTBEAT_INTERVAL": 0.2, "REVOCATION_MEMORY_WINDOW": 0.1},  # trust would lapse between beats
+    {"REVOCATION_HEARTBEAT_INTERVAL": 2, "REVOCATION_MEMORY_WINDOW": 0},
+    {"REVOCATION_MEMORY_WINDOW": 3},
+])
+def test_heartbeats_must_come_within_every_window(changes):
+    with override_settings(**changes):
+        assert "oauth.E007" in errors()
+    with override_settings(REVOCATION_MEMORY_WINDOW=0):
+        assert "oauth.E007" not in errors()

@@ -18,6 +18,8 @@ def test_this_configuration_passes():
     ({"REVOCATION_FRESHNESS": 0}, "posts.E002"),
     ({"REVOCATION_FRESHNESS": 60}, "posts.E002"),
     ({"TOKEN_CACHE_MAX_TTL": 0}, "posts.E003"),
+    ({"TOKEN_MEMORY_SIZE": -1}, "posts.E004"),
+    ({"TOKEN_MEMORY_WINDOW": 5}, "posts.E004"),
 ])
 def test_each_check_refuses_what_it_names(changes, error):
     with override_settings(**changes):
