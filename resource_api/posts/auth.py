@@ -91,8 +91,7 @@ def bearer_token(request) -> str | None:
 
 def token_info(token: str) -> TokenInfo | None:
     """The token's claims if it is active; None if not. Raises AuthServerUnavailable."""
-    answer = token_cache.answer(token_digest(token), lambda: introspect(token))
-    return TokenInfo.from_introspection(answer) if answer["active"] else None
+    return token_cache.check(token_digest(token), lambda: introspect(token), TokenInfo.from_introspection)
 
 
 class Anonymous:

@@ -40,6 +40,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TypeVar
 
 import redis
 from django.conf import settings
@@ -57,14 +58,16 @@ INACTIVE = {"active": False}
 CACHED_FIELDS = ("active", "scope", "exp", "client_id", "username", "sub", "aud")
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Monotonic time until which this worker may trust the cache (the listener moves it forward).
 _fresh_until = 0.0
 # False from a Redis error on the request path until the next heartbeat.
 _redis_answers = True
 
-# This worker's memory: active answers by digest, least recently used first.
-_memory: OrderedDict[str, dict] = OrderedDict()
+# This worker's memory: (expiry, what the caller made of an active answer) by digest, least recently
+# used first.
+_memory: OrderedDict[str, tuple[float, object]] = OrderedDict()
 # Held by whoever changes the memory or the two counts below (request threads and the listener).
 _memory_lock = threading.Lock()
 # Monotonic time until which the memory may answer (the listener moves it forward).
@@ -77,42 +80,54 @@ _events = 0
 _sequence: int | None = None
 
 
-def answer(digest: str, ask: Callable[[], dict]) -> dict:
-    """The introspection answer for a token: from this worker's memory, else Redis, else `ask()` (the
-    auth server's). Raises what `ask` raises."""
-    remembered = recall(digest)
-    if remembered is not None:
+def check(digest: str, ask: Callable[[], dict], shape: Callable[[dict], T]) -> T | None:
+    """What `shape` makes of the token's introspection answer if it is active, None if not: from this
+    worker's memory (which keeps what `shape` made), else Redis, else `ask()` (the auth server).
+    Raises what `ask` raises."""
+    kept = recall(digest)
+    if kept is not None:
         CACHE_MEMORY.inc()
-        return remembered
+        return kept
     mark = (_emptied, _events)
     found = lookup(digest)
     if found is None:
         found = ask()
         remember(digest, found)
-    memorize(digest, found, mark)
-    return found
+    if not found.get("active"):
+        return None
+    shaped = shape(found)
+    if "exp" in found:
+        memorize(digest, shaped, found["exp"], mark)
+    return shaped
 
 
-def recall(digest: str) -> dict | None:
-    """The answer this worker keeps for a token, while the memory may answer and the token lives."""
+def recall(digest: str):
+    """What this worker keeps for a token, while the memory may answer and the token lives.
+
+    No lock: a revocation event the listener handles after the trust check below came after a
+    heartbeat the check already relied on, so its token's revocation was answered later still.
+    """
     if time.monotonic() >= _memory_until:
         return None
-    with _memory_lock:
-        found = _memory.get(digest)
-        if found is None:
-            return None
+    entry = _memory.get(digest)
+    if entry is None or entry[0] <= time.time():
+        return None
+    try:
         _memory.move_to_end(digest)
-    return found if found["exp"] > time.time() else None
+    except KeyError:
+        pass  # forgotten meanwhile
+    return entry[1]
 
 
-def memorize(digest: str, found: dict, mark: tuple[int, int]):
-    """Keep an active answer fetched since `mark`, unless the memory was emptied or an event came since."""
-    if not found.get("active") or "exp" not in found or settings.TOKEN_MEMORY_SIZE <= 0:
+def memorize(digest: str, kept, expires: float, mark: tuple[int, int]):
+    """Keep what was made of an active answer fetched since `mark`, until `expires` (Unix time),
+    unless the memory was emptied or an event came since."""
+    if settings.TOKEN_MEMORY_SIZE <= 0:
         return
     with _memory_lock:
         if (_emptied, _events) != mark:
             return
-        _memory[digest] = found
+        _memory[digest] = (expires, kept)
         _memory.move_to_end(digest)
         if len(_memory) > settings.TOKEN_MEMORY_SIZE:
             _memory.popitem(last=False)

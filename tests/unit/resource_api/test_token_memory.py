@@ -22,7 +22,10 @@ def beat(number: int, window: float = 0.2, at: float | None = None):
 
 
 def keep(digest: str, answer: dict | None = None):
-    token_cache.memorize(digest, answer or active(), (token_cache._emptied, token_cache._events))
+    """Check a token whose introspection answers `answer`, as a request does (Redis is not running
+    here: the lookup fails and the answer comes from `ask`)."""
+    answer = answer or active()
+    return token_cache.check(digest, lambda: answer, lambda found: found["sub"])
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +42,7 @@ def test_the_memory_answers_only_after_a_numbered_heartbeat_and_for_its_window()
     keep(A)
     assert token_cache.recall(A) is None  # no heartbeat yet
     beat(5)
-    assert token_cache.recall(A)["sub"] == "1"
+    assert token_cache.recall(A) == "1"
     time.sleep(0.25)
     assert token_cache.recall(A) is None  # the next heartbeat is late: fall back
 
@@ -111,7 +114,7 @@ def test_an_answer_fetched_while_an_event_arrived_is_not_kept():
     beat(7)
     mark = (token_cache._emptied, token_cache._events)
     token_cache.heard_event(A, 8)  # while A was being looked up in Redis or introspected
-    token_cache.memorize(A, active(), mark)
+    token_cache.memorize(A, "1", time.time() + 300, mark)
     assert token_cache.recall(A) is None
 
 
@@ -120,13 +123,13 @@ def test_an_answer_fetched_while_the_memory_was_emptied_is_not_kept():
     mark = (token_cache._emptied, token_cache._events)
     token_cache.subscribed()
     beat(1)
-    token_cache.memorize(A, active(), mark)
+    token_cache.memorize(A, "1", time.time() + 300, mark)
     assert token_cache.recall(A) is None
 
 
 def test_only_active_answers_are_kept():
     beat(1)
-    keep(A, {"active": False})
+    assert keep(A, {"active": False}) is None
     assert token_cache.recall(A) is None
 
 
@@ -156,9 +159,9 @@ def test_size_zero_turns_the_memory_off():
     assert token_cache.recall(A) is None
 
 
-def test_an_answer_from_memory_asks_nobody():
+def test_an_answer_from_memory_asks_nobody_and_is_what_was_made_of_it():
     beat(1)
     asked = []
-    first = token_cache.answer(A, lambda: asked.append(A) or active())  # Redis is not running here
-    again = token_cache.answer(A, lambda: asked.append(A) or active())
+    first = token_cache.check(A, lambda: asked.append(A) or active(), lambda found: [found["sub"]])
+    again = token_cache.check(A, lambda: asked.append(A) or active(), lambda found: [found["sub"]])
     assert asked == [A] and again is first
