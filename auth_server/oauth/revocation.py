@@ -26,6 +26,7 @@ comparison, so `cleartokens` deleting millions of expired rows writes and publis
 
 import contextvars
 import functools
+import hashlib
 import logging
 import math
 import time
@@ -73,6 +74,7 @@ end
 if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[4]) end
 redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. (redis.call('GET', KEYS[1]) or '0'))
 """
+RELAY_SCRIPT_SHA = hashlib.sha1(RELAY_SCRIPT.encode()).hexdigest()
 
 logger = logging.getLogger(__name__)
 
@@ -235,11 +237,15 @@ def relay_once(client: redis.Redis) -> int:
             markers += [marker_ttl(expires), "" if relayed else revocation_event(checksum, created.timestamp())]
         # The windows travel with the heartbeat, so the API cannot trust it longer than answers are held.
         heartbeat = f"{beat:.3f} {settings.REVOCATION_FRESHNESS} {settings.REVOCATION_MEMORY_WINDOW}"
-        client.register_script(RELAY_SCRIPT)(
-            keys=[SEQUENCE_KEY, RELAY_EPOCH_KEY, *(REVOKED_PREFIX + row[1] for row in rows)],
-            args=[REVOCATIONS_CHANNEL, HEARTBEAT_CHANNEL, heartbeat, run_id if copy_all else "", *markers],
-            client=pipe)
-        pipe.execute()
+        keys = [SEQUENCE_KEY, RELAY_EPOCH_KEY, *(REVOKED_PREFIX + row[1] for row in rows)]
+        # By its digest alone: a script object would ask Redis whether it has it on every round.
+        pipe.evalsha(RELAY_SCRIPT_SHA, len(keys), *keys,
+                     REVOCATIONS_CHANNEL, HEARTBEAT_CHANNEL, heartbeat, run_id if copy_all else "", *markers)
+        try:
+            pipe.execute()
+        except redis.exceptions.NoScriptError:
+            client.script_load(RELAY_SCRIPT)  # a new or flushed Redis: the next round runs it
+            raise
     unrelayed = [row[0] for row in rows if not row[3]]
     for start in range(0, len(unrelayed), 5000):  # bounded statements, however many were copied
         Revocation.objects.filter(id__in=unrelayed[start:start + 5000]).update(relayed=True)
