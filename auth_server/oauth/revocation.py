@@ -64,11 +64,10 @@ return n
 RELAY_SCRIPT = """#!lua
 for i = 3, #KEYS do
   local event = ARGV[4 + 2 * (i - 2)]
-  if event ~= '' and redis.call('EXISTS', KEYS[i]) == 0 then
-    redis.call('SET', KEYS[i], '1', 'EX', ARGV[3 + 2 * (i - 2)])
+  local lacked = event ~= '' and redis.call('EXISTS', KEYS[i]) == 0
+  redis.call('SET', KEYS[i], '1', 'EX', ARGV[3 + 2 * (i - 2)])
+  if lacked then
     redis.call('PUBLISH', ARGV[1], event .. ' ' .. redis.call('INCR', KEYS[1]))
-  else
-    redis.call('SET', KEYS[i], '1', 'EX', ARGV[3 + 2 * (i - 2)])
   end
 end
 if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[4]) end
