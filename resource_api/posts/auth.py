@@ -1,7 +1,8 @@
 """Bearer-token authentication (RFC 6750) for the posts API, with scopes in the OpenAPI document.
 
 A token is looked up by its SHA-256 in the worker's memory, then the Redis cache and, on a miss,
-introspected at the auth server (RFC 7662): posts/token_cache.py. Failures are raised as exceptions that posts.api turns into RFC 6750 responses.
+introspected at the auth server (RFC 7662): posts/token_cache.py. Failures are raised as exceptions
+that posts.api turns into RFC 6750 responses.
 """
 
 import re

@@ -172,14 +172,18 @@ def heard_heartbeat(beat: float, window: float, memory_window: float | None = No
     """
     global _fresh_until, _redis_answers, _memory_until, _sequence
     now, monotonic = time.time(), time.monotonic()
-    _fresh_until = max(_fresh_until, monotonic + min(beat, now) + min(window, settings.REVOCATION_FRESHNESS) - now)
+
+    def trusted_until(window: float, cap: float) -> float:
+        return monotonic + min(beat, now) + min(window, cap) - now
+
+    _fresh_until = max(_fresh_until, trusted_until(window, settings.REVOCATION_FRESHNESS))
     _redis_answers = True
     if memory_window is None or number is None:
         return  # a relay that does not number its events: nothing proves the memory complete
     if _sequence is not None and number != _sequence:
         _empty_memory("sequence_gap")
     _sequence = number
-    memory_until = monotonic + min(beat, now) + min(memory_window, settings.TOKEN_MEMORY_WINDOW) - now
+    memory_until = trusted_until(memory_window, settings.TOKEN_MEMORY_WINDOW)
     with _memory_lock:
         _memory_until = max(_memory_until, memory_until)
 

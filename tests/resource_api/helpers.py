@@ -32,6 +32,15 @@ def wait_until(condition, timeout: float = 1.0) -> bool:
     return condition()
 
 
+def publish_revocation(redis_client, digest: str) -> int:
+    """What the auth server's revocation script does (the marker, the next sequence number, the
+    numbered event), as its Redis user could; returns how many subscribers heard the event. A relay
+    heartbeat landing in between only makes the workers empty their memory."""
+    number = redis_client.incr("oauth2:revocations:seq")
+    redis_client.set(f"oauth2:revoked:{digest}", 1, ex=60)
+    return redis_client.publish("oauth2:revocations", f"{digest} {time.time():.6f} {number}")
+
+
 def heartbeats_reach_every_worker(stack, redis_client, timeout: float = 10.0) -> bool:
     """Wait until every API worker is subscribed and two more revocation heartbeats were published.
 

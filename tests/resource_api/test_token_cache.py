@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.resource_api.helpers import CACHE_PREFIX, api_workers, introspections, sha256, wait_until
+from tests.resource_api.helpers import (CACHE_PREFIX, api_workers, introspections, publish_revocation, sha256,
+                                        wait_until)
 
 
 def test_second_request_with_same_token_makes_no_introspection_call(api, user_tokens, redis_client):
@@ -73,14 +74,6 @@ def test_revocation_message_drops_the_cached_answer(api, user_tokens, redis_clie
     assert introspections(redis_client) == before + 1
 
 
-def revoke_as_the_auth_server_does(redis_client, digest: str):
-    """Its REVOKE_SCRIPT's steps: the marker, the next sequence number, the numbered event (a relay
-    heartbeat landing in between only makes the workers empty their memory)."""
-    number = redis_client.incr("oauth2:revocations:seq")
-    redis_client.set(f"oauth2:revoked:{digest}", 1, ex=60)
-    redis_client.publish("oauth2:revocations", f"{digest} {time.time():.6f} {number}")
-
-
 @pytest.mark.parametrize("cached", [True, False], ids=["cached", "not-cached"])
 def test_revocation_marker_and_event_are_honoured_once_the_answer_is_held(api, user_tokens, redis_client, cached):
     """A token the workers hold in memory (cached) or not: refused once the auth server would answer
@@ -89,7 +82,7 @@ def test_revocation_marker_and_event_are_honoured_once_the_answer_is_held(api, u
     if cached:
         for _ in range(8):  # every worker, most likely
             assert api.get("/posts/", token).status_code == 200
-    revoke_as_the_auth_server_does(redis_client, sha256(token))
+    publish_revocation(redis_client, sha256(token))
     time.sleep(0.15)
     for _ in range(8):
         response = api.get("/posts/", token)

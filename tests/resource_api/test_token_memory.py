@@ -15,7 +15,7 @@ import time
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.resource_api.helpers import api_workers, heartbeats_reach_every_worker, sha256
+from tests.resource_api.helpers import api_workers, heartbeats_reach_every_worker, publish_revocation, sha256
 from tests.resource_api.test_cache_trust import REVOKED_PREFIX, relay_stopped, revoke
 
 # The auth server's REVOCATION_MEMORY_WINDOW plus its clock margin: how long it holds a revocation's answer.
@@ -81,8 +81,7 @@ def test_a_skipped_sequence_number_empties_every_workers_memory(api, stack, user
     warm(api, token)
     mark_revoked(redis_client, token)
     redis_client.incr("oauth2:revocations:seq")  # number N, published to nobody
-    number = redis_client.incr("oauth2:revocations:seq")
-    redis_client.publish("oauth2:revocations", f"{sha256(other)} {time.time():.6f} {number}")
+    publish_revocation(redis_client, sha256(other))  # N + 1
     time.sleep(HELD)
     assert refused(api, token) == []
 
@@ -94,9 +93,7 @@ def test_a_lost_subscription_empties_the_memory(api, stack, user_tokens, redis_c
     warm(api, token)
     assert redis_client.client_kill_filter(_type="pubsub") >= len(api_workers(stack))
     # Published while no listener is subscribed: numbered in sequence, yet nobody hears it.
-    number = redis_client.incr("oauth2:revocations:seq")
-    mark_revoked(redis_client, token)
-    assert redis_client.publish("oauth2:revocations", f"{sha256(token)} {time.time():.6f} {number}") == 0
+    assert publish_revocation(redis_client, sha256(token)) == 0
     assert heartbeats_reach_every_worker(stack, redis_client)
     assert refused(api, token) == []
 
